@@ -1,0 +1,1 @@
+"""Recoup's core: domain rules, persistence and services. Never imports streamlit."""

@@ -1,0 +1,119 @@
+"""Recoup's command line: migrate, seed the demo book, create users. Errors are one clear line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from core import db, migrations
+from core.config import get_settings
+from core.errors import ConfigError, RecoupError
+from core.roles import Actor, Role
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Recoup, the collections desk.")
+log = logging.getLogger("recoup")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest version."""
+    migrations.upgrade()
+    typer.echo("Database is at the newest schema.")
+
+
+def demo_logins_file() -> Path:
+    return get_settings().data_dir / "demo-logins.txt"
+
+
+@app.command("seed-demo")
+def seed_demo(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same book.")] = 7,
+    customers: Annotated[int, typer.Option(min=1, max=100_000, help="How many customers.")] = 400,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if users exist already.")] = False,
+) -> None:
+    """Fill an empty database with a realistic demo book and one user per role."""
+    from core.demo import seed_demo as build
+    from core.services.users import count_users
+
+    if get_settings().production:
+        raise _fail("seed-demo is refused in production (RECOUP_ENV=production).")
+    with db.transaction() as session:
+        existing = count_users(session)
+    if existing:
+        if if_empty:
+            typer.echo("The database already has data; demo book not seeded.")
+            return
+        raise _fail("the database already has users; seed-demo only fills an empty database.")
+    with typer.progressbar(length=customers, label="Seeding demo book") as bar, db.transaction() as session:
+        result = build(session, seed=seed, customer_count=customers, progress=bar.update)
+    lines = [f"{login.role.value:<10} {login.username:<10} {login.password}" for login in result.logins]
+    path = demo_logins_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    typer.echo(
+        f"Seeded {result.customers} customers, {result.invoices} invoices, {result.payments} payments.\n"
+        f"Demo sign-ins (also kept in {path}):"
+    )
+    typer.echo("\n".join(f"  {line}" for line in lines))
+
+
+@app.command("demo-logins")
+def demo_logins() -> None:
+    """Print the demo sign-ins written by seed-demo."""
+    path = demo_logins_file()
+    if not path.exists():
+        raise _fail(f"no demo sign-ins at {path}; run `python -m core seed-demo` on an empty database.")
+    typer.echo("Demo sign-ins (role, username, password):")
+    typer.echo("".join(f"  {line}\n" for line in path.read_text().splitlines()), nl=False)
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(help="Sign-in name (lowercase).")],
+    role: Annotated[Role, typer.Option(help="admin, manager, collector or viewer.")],
+    name: Annotated[str, typer.Option(help="Full name; defaults to the username.")] = "",
+    email: Annotated[str, typer.Option(help="Email address.")] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a user. The password is prompted for, or read from stdin."""
+    from core.services import users
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with db.transaction() as session:
+        user = users.create_user(
+            session,
+            Actor.system_process("create-user"),
+            username=username,
+            name=name or username,
+            email=email or f"{username.strip().lower()}@localhost.localdomain",
+            role=role,
+            password=password,
+        )
+    typer.echo(f"Created {user.role.value} {user.username} (id {user.id}).")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()  # standalone: usage errors print their own message and exit 2
+    except (RecoupError, ConfigError) as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        typer.secho(f"error: cannot reach the database: {reason}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

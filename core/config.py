@@ -1,0 +1,84 @@
+"""Settings for the app and the batch, read once from the environment and .streamlit/secrets.toml."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from core.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = "change-me"
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    database_url: str | None
+    data_dir: Path
+    cookie_key: str
+    cookie_name: str
+    cookie_expiry_days: float
+    login_sleep_seconds: float
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+
+def _secrets_file() -> dict[str, object]:
+    path = Path(os.environ.get("RECOUP_SECRETS_FILE", PROJECT_ROOT / ".streamlit" / "secrets.toml"))
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def _development_cookie_key(data_dir: Path) -> str:
+    """A random key kept under the data dir, so dev sign-ins survive a restart."""
+    key_file = data_dir / "cookie_key"
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+@cache
+def get_settings() -> Settings:
+    file = _secrets_file()
+
+    def value(name: str, default: str | None = None) -> str | None:
+        found = os.environ.get(name, file.get(name, default))
+        return None if found in (None, "") else str(found)
+
+    environment = value("RECOUP_ENV", "development") or "development"
+    if environment not in ("development", "production", "test"):
+        raise ConfigError(f"RECOUP_ENV must be development, production or test, not {environment!r}.")
+    data_dir = Path(value("RECOUP_DATA_DIR") or PROJECT_ROOT / ".data").resolve()
+    cookie_key = value("RECOUP_COOKIE_KEY")
+    if environment == "production":
+        if not cookie_key or cookie_key == PLACEHOLDER or len(cookie_key) < 32:
+            raise ConfigError(
+                "RECOUP_COOKIE_KEY must be set to a random secret of at least 32 characters in production."
+            )
+        if not value("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL must be set in production (the embedded database is for trying Recoup).")
+    elif not cookie_key or cookie_key == PLACEHOLDER:
+        cookie_key = _development_cookie_key(data_dir)
+    return Settings(
+        environment=environment,
+        database_url=value("DATABASE_URL"),
+        data_dir=data_dir,
+        cookie_key=cookie_key,
+        cookie_name=value("RECOUP_COOKIE_NAME", "recoup_session") or "recoup_session",
+        cookie_expiry_days=float(value("RECOUP_COOKIE_EXPIRY_DAYS", "1") or 1),
+        login_sleep_seconds=float(value("RECOUP_LOGIN_SLEEP", "0.5") or 0.5),
+    )

@@ -1,0 +1,86 @@
+"""Engine, sessions and the unit of work. Created lazily, once: importing core needs no database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import get_settings
+from core.errors import ConfigError, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+
+def normalize_url(url: str) -> str:
+    """Accept the plain postgres:// or postgresql:// URL providers hand out; use psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(f"DATABASE_URL is not a valid database URL: {url!r}") from None
+    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ConfigError(f"Recoup runs on PostgreSQL only; DATABASE_URL uses {parsed.drivername!r}.")
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL kept under data_dir/pg and return its URL."""
+    import pgserver  # imported here: only needed when no server is configured
+
+    pg_dir = data_dir / "pg"
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    log.info("using embedded PostgreSQL in %s", pg_dir)
+    return str(server.get_uri())
+
+
+@cache
+def database_url() -> str:
+    settings = get_settings()
+    return normalize_url(settings.database_url or embedded_url(settings.data_dir))
+
+
+@cache
+def engine() -> Engine:
+    return create_engine(database_url(), pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+@cache
+def session_factory() -> sessionmaker[Session]:
+    return sessionmaker(engine(), expire_on_commit=False)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """One user action: commit on success, roll back on error.
+
+    A refused action is rolled back like any error, then its refusal is written to the
+    audit log in a transaction of its own, so the record survives the rollback.
+    """
+    session = session_factory()()
+    try:
+        with session.begin():
+            yield session
+    except PermissionDenied as denied:
+        session.close()
+        _record_refusal(denied)
+        raise
+    finally:
+        session.close()
+
+
+def _record_refusal(denied: PermissionDenied) -> None:
+    from core.services.audit import record_refusal
+
+    session = session_factory()()
+    try:
+        with session.begin():
+            record_refusal(session, denied)
+    finally:
+        session.close()

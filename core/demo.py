@@ -1,0 +1,305 @@
+"""A deterministic demo book: customers in PH, SG and US with invoices in every aging bucket,
+payments, promises, disputes and holds, plus one user per role. Built through the services."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from faker import Faker
+from sqlalchemy.orm import Session
+
+from core.money import Money
+from core.roles import Actor, Role
+from core.services import customers, ledger, users
+from core.services.activities import NewActivity, log_activity
+from core.services.customers import NewContact, NewCustomer
+
+
+@dataclass(frozen=True)
+class Market:
+    country: str
+    share: float
+    currency: str
+    time_zones: tuple[str, ...]
+    phone_prefixes: tuple[str, ...]  # national-format starts of valid mobile numbers
+    phone_digits: int  # digits after the prefix
+    amount_range: tuple[int, int]  # typical invoice amount, whole units
+    domain: str
+    segments: tuple[str, ...]
+
+
+MARKETS = (
+    Market("PH", 0.45, "PHP", ("Asia/Manila",), ("0917", "0918", "0919", "0920", "0927", "0998"), 7,
+           (3_000, 450_000), "example.ph", ("SME", "Retail", "Enterprise", "Distributor")),
+    Market("SG", 0.30, "SGD", ("Asia/Singapore",), ("8", "9"), 7,
+           (150, 25_000), "example.sg", ("SME", "Enterprise", "Government-linked")),
+    Market("US", 0.25, "USD", ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+           ("212", "312", "415", "617", "713", "303", "206"), 7, (120, 20_000), "example.com",
+           ("SMB", "Mid-market", "Enterprise", "Consumer")),
+)
+
+DEMO_USERS = (
+    ("admin", "Alex Admin", Role.ADMIN),
+    ("manager", "Maria Santos", Role.MANAGER),
+    ("collector", "Carlo Reyes", Role.COLLECTOR),
+    ("viewer", "Vivian Tan", Role.VIEWER),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: Role
+    password: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    logins: list[DemoLogin]
+    customers: int
+    invoices: int
+    payments: int
+
+
+class _People:
+    """Names and companies that sound like each market."""
+
+    def __init__(self, seed: int) -> None:
+        self.fakers = {"PH": Faker("en_PH"), "US": Faker("en_US"), "SG_zh": Faker("zh_CN"), "SG_ms": Faker("en_MS")}
+        for offset, faker in enumerate(self.fakers.values()):
+            faker.seed_instance(seed + offset)
+
+    def person(self, country: str, rng: random.Random) -> str:
+        if country == "SG":
+            if rng.random() < 0.7:
+                return str(self.fakers["SG_zh"].romanized_name()).title()
+            return str(self.fakers["SG_ms"].name())
+        return str(self.fakers[country].name())
+
+    def company(self, country: str, rng: random.Random) -> str:
+        if country == "SG":
+            surname = self.person("SG", rng).split()[-1]
+            trade = rng.choice(("Trading", "Engineering", "Logistics", "Supplies", "Holdings", "Marine"))
+            return f"{surname} {trade} Pte. Ltd."
+        return str(self.fakers[country].company())
+
+
+def _phone(market: Market, rng: random.Random) -> str:
+    while True:
+        prefix = rng.choice(market.phone_prefixes)
+        raw = prefix + "".join(str(rng.randint(0, 9)) for _ in range(market.phone_digits))
+        if market.country == "US":
+            raw = prefix + str(rng.randint(2, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(6))
+        number = phonenumbers.parse(raw, market.country)
+        if phonenumbers.is_valid_number(number):
+            return raw
+
+
+def _amount(market: Market, rng: random.Random) -> Money:
+    low, high = market.amount_range
+    whole = int(low * (high / low) ** rng.random())  # log-uniform: many small, a few large
+    return Money(Decimal(whole) + Decimal(rng.randint(0, 99)) / 100, market.currency)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())[:20] or "contact"
+
+
+def seed_demo(
+    session: Session,
+    *,
+    seed: int = 7,
+    customer_count: int = 400,
+    as_of: date | None = None,
+    password_for: Callable[[str], str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DemoResult:
+    """Fill an empty database with the demo book. Same seed, same book (dates relative to as_of)."""
+    as_of = as_of or date.today()
+    rng = random.Random(seed)
+    people = _People(seed)
+    system = Actor.system_process("seed-demo")
+    password_for = password_for or (lambda _username: secrets.token_urlsafe(12))
+
+    logins = []
+    staff: dict[Role, Actor] = {}
+    for username, name, role in DEMO_USERS:
+        password = password_for(username)
+        user = users.create_user(
+            session, system, username=username, name=name, email=f"{username}@recoup.example", role=role,
+            password=password,
+        )
+        logins.append(DemoLogin(username, role, password))
+        staff[role] = user.as_actor()
+
+    invoices = payments = 0
+    for index in range(customer_count):
+        market = _pick_market(rng)
+        made = _seed_customer(session, system, staff, market, index, rng, people, as_of)
+        invoices += made[0]
+        payments += made[1]
+        if progress:
+            progress(1)
+    return DemoResult(logins, customer_count, invoices, payments)
+
+
+def _pick_market(rng: random.Random) -> Market:
+    return rng.choices(MARKETS, weights=[m.share for m in MARKETS])[0]
+
+
+def _seed_customer(
+    session: Session,
+    system: Actor,
+    staff: dict[Role, Actor],
+    market: Market,
+    index: int,
+    rng: random.Random,
+    people: _People,
+    as_of: date,
+) -> tuple[int, int]:
+    is_company = rng.random() < 0.7
+    contact_name = people.person(market.country, rng)
+    name = people.company(market.country, rng) if is_company else contact_name
+    collector = staff[Role.COLLECTOR] if rng.random() < 0.6 else staff[Role.MANAGER]
+    customer_id = customers.create_customer(
+        session,
+        system,
+        NewCustomer(
+            external_ref=f"{market.country}-{10001 + index}",
+            name=name,
+            country=market.country,
+            time_zone=rng.choice(market.time_zones),
+            kind="company" if is_company else "person",
+            language="en",
+            segment=rng.choice(market.segments),
+            risk_tier=rng.choices(("low", "medium", "high"), weights=(5, 3, 2))[0],
+            collector_id=collector.user_id,
+            credit_limit=Money(market.amount_range[1] * rng.choice((1, 2, 4)), market.currency) if is_company else None,
+        ),
+    )
+    customers.add_contact(
+        session,
+        system,
+        customer_id,
+        NewContact(
+            name=contact_name,
+            role="billing" if is_company else "debtor",
+            email=f"{_slug(contact_name)}{index}@{market.domain}",
+            phone=_phone(market, rng),
+            consent=("email", "call", "letter", "sms") if rng.random() < 0.6 else ("email", "call", "letter"),
+        ),
+    )
+    if rng.random() < 0.1:
+        customers.add_contact(
+            session, system, customer_id,
+            NewContact(name=people.person(market.country, rng), role="guarantor", phone=_phone(market, rng)),
+        )
+
+    # How this customer pays: days after due they usually settle, and how often they do not.
+    lateness = rng.choice((-5, 0, 3, 10, 25, 45, 90))
+    never_pays = rng.random() < 0.25
+    invoice_count = rng.randint(3, 12)
+    made_payments = 0
+    ids: list[tuple[int, date, Money]] = []
+    for number in range(invoice_count):
+        issued = as_of - timedelta(days=rng.randint(0, 420))
+        due = issued + timedelta(days=rng.choice((15, 30, 30, 45, 60)))
+        amount = _amount(market, rng)
+        invoice_id = ledger.create_invoice(
+            session, system, customer_id, number=f"INV-{market.country}-{index:04d}-{number + 1:03d}",
+            issue_date=issued, due_date=due, amount=amount, source="demo",
+        )
+        ids.append((invoice_id, due, amount))
+    for invoice_id, due, amount in sorted(ids, key=lambda item: item[1]):
+        settled_on = due + timedelta(days=lateness + rng.randint(-5, 20))
+        if never_pays or settled_on >= as_of or rng.random() < 0.15:
+            if rng.random() < 0.2 and due < as_of:  # a partial payment on an open invoice
+                part = Money((amount.amount * Decimal(rng.choice(("0.25", "0.4", "0.5")))), amount.currency)
+                paid_on = min(as_of - timedelta(days=1), due + timedelta(days=rng.randint(1, 30)))
+                ledger.record_payment(
+                    session, system, customer_id, amount=part, received_on=paid_on,
+                    reference=f"DEMO-{invoice_id}-P", method=_method(market, rng), source="demo",
+                    invoice_ids=[invoice_id],
+                )
+                made_payments += 1
+            continue
+        ledger.record_payment(
+            session, system, customer_id, amount=amount, received_on=settled_on,
+            reference=f"DEMO-{invoice_id}", method=_method(market, rng), source="demo", invoice_ids=[invoice_id],
+        )
+        made_payments += 1
+
+    _seed_timeline(session, system, collector, customer_id, ids, market, rng, as_of)
+    return invoice_count, made_payments
+
+
+def _method(market: Market, rng: random.Random) -> str:
+    if market.country == "PH":
+        return rng.choice(("bank_transfer", "e_wallet", "check", "cash"))
+    if market.country == "SG":
+        return rng.choice(("bank_transfer", "bank_transfer", "e_wallet", "check"))
+    return rng.choice(("bank_transfer", "card", "check", "direct_debit"))
+
+
+def _at(day: date, rng: random.Random, zone: str) -> datetime:
+    return datetime.combine(day, time(rng.randint(9, 17), rng.choice((0, 15, 30, 45))), ZoneInfo(zone))
+
+
+def _seed_timeline(
+    session: Session,
+    system: Actor,
+    collector: Actor,
+    customer_id: int,
+    invoices: list[tuple[int, date, Money]],
+    market: Market,
+    rng: random.Random,
+    as_of: date,
+) -> None:
+    overdue = [(i, due, amount) for i, due, amount in invoices if due < as_of]
+    if not overdue:
+        return
+    invoice_id, due, amount = rng.choice(overdue)
+    zone = market.time_zones[0]
+    for day in _call_days(due, as_of, rng):
+        outcome = rng.choice(("rpc", "no_answer", "voicemail", "busy", "rpc", "third_party"))
+        log_activity(
+            session, collector, customer_id,
+            NewActivity(kind="call", channel="call", direction="outbound", outcome=outcome, invoice_id=invoice_id,
+                        summary=f"Called about invoice due {due:%d %b %Y}", occurred_at=_at(day, rng, zone)),
+        )
+    roll = rng.random()
+    if roll < 0.12:
+        promise_day = as_of + timedelta(days=rng.randint(-10, 14))
+        log_activity(
+            session, collector, customer_id,
+            NewActivity(kind="promise", channel="call", direction="inbound", invoice_id=invoice_id,
+                        summary=f"Promised {amount.format()} by {promise_day:%d %b %Y}",
+                        details={"amount": str(amount.amount), "currency": amount.currency,
+                                 "promised_for": promise_day.isoformat()},
+                        occurred_at=_at(min(as_of, promise_day) - timedelta(days=3), rng, zone)),
+        )
+    elif roll < 0.18:
+        ledger.open_dispute(
+            session, system, invoice_id,
+            reason=rng.choice(("Goods not delivered", "Wrong amount billed", "Already paid", "Damaged goods")),
+        )
+    elif roll < 0.22:
+        customers.set_flags(session, system, customer_id, on_hold=True)
+        log_activity(
+            session, system, customer_id,
+            NewActivity(kind="hold", summary="On hold: customer restructuring, awaiting finance call",
+                        occurred_at=_at(as_of - timedelta(days=rng.randint(1, 20)), rng, zone)),
+        )
+
+
+def _call_days(due: date, as_of: date, rng: random.Random) -> Iterator[date]:
+    for _ in range(rng.randint(0, 3)):
+        span = max(1, (as_of - due).days)
+        yield due + timedelta(days=rng.randint(1, span))

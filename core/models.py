@@ -1,0 +1,261 @@
+"""The tables of the collections desk, as SQLAlchemy 2.x declarative models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("admin", "manager", "collector", "viewer")
+CUSTOMER_KINDS = ("person", "company")
+RISK_TIERS = ("low", "medium", "high")
+CONTACT_ROLES = ("debtor", "guarantor", "billing")
+INVOICE_STATUSES = ("open", "paid", "written_off", "void")
+PAYMENT_METHODS = ("bank_transfer", "card", "cash", "check", "e_wallet", "direct_debit", "other")
+ACTIVITY_KINDS = ("email", "sms", "letter", "call", "note", "promise", "dispute", "hold", "status_change")
+CHANNELS = ("email", "sms", "letter", "call", "portal", "in_person")
+DIRECTIONS = ("inbound", "outbound")
+CALL_OUTCOMES = (
+    "rpc", "third_party", "no_answer", "voicemail", "busy", "wrong_number", "refused", "promise_made",
+)
+
+# Amounts: 19 digits with 4 decimals covers every ISO 4217 minor unit (KWD/BHD have 3).
+AMOUNT = Numeric(19, 4)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint("username = lower(username)", name="username_lowercase"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class LoginAttempt(Base):
+    """Every sign-in attempt, kept per typed username so lockout works for unknown names too."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class Customer(Timestamped, Base):
+    """The debtor: a person or a company that owes."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint(_in("kind", CUSTOMER_KINDS), name="kind"),
+        CheckConstraint(_in("risk_tier", RISK_TIERS), name="risk_tier"),
+        CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_iso"),
+        CheckConstraint("credit_limit IS NULL OR credit_limit >= 0", name="credit_limit_positive"),
+        CheckConstraint("(credit_limit IS NULL) = (credit_currency IS NULL)", name="credit_limit_currency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_ref: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(2))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16), server_default="en")
+    segment: Mapped[str | None] = mapped_column(String(100))
+    risk_tier: Mapped[str] = mapped_column(String(16), server_default="medium")
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    credit_limit: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    credit_currency: Mapped[str | None] = mapped_column(String(3))
+    on_hold: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    hold_until: Mapped[date | None] = mapped_column(Date)
+    bankrupt: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    attorney_on_record: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    deceased: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    do_not_contact: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class Contact(Timestamped, Base):
+    """A person we may reach about a customer's debt, with consent and opt-out per channel."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        CheckConstraint(_in("role", CONTACT_ROLES), name="role"),
+        CheckConstraint("phone IS NULL OR phone ~ '^\\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    consent_email: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    consent_sms: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    consent_call: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    consent_letter: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    opted_out_email: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    opted_out_sms: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    opted_out_call: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    opted_out_letter: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class Invoice(Timestamped, Base):
+    """An amount owed in one currency. Its open balance is derived from allocations."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "number", name="uq_invoices_customer_number"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("due_date >= issue_date", name="due_after_issue"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint(_in("status", INVOICE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    source: Mapped[str] = mapped_column(String(100), server_default="manual")
+    number: Mapped[str] = mapped_column(String(100))
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    disputed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class Payment(Timestamped, Base):
+    """Money received. customer_id is empty while the payer is unknown (unapplied cash)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("source", "reference", name="uq_payments_source_reference"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    source: Mapped[str] = mapped_column(String(100), server_default="manual")
+    reference: Mapped[str] = mapped_column(String(200))
+    received_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    method: Mapped[str] = mapped_column(String(32))
+
+
+class Allocation(Base):
+    """The part of a payment applied to one invoice."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Activity(Base):
+    """One entry on an account's timeline: a message, a call, a note, a promise, a dispute…"""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACTIVITY_KINDS), name="kind"),
+        CheckConstraint(f"channel IS NULL OR {_in('channel', CHANNELS)}", name="channel"),
+        CheckConstraint(f"direction IS NULL OR {_in('direction', DIRECTIONS)}", name="direction"),
+        CheckConstraint(f"outcome IS NULL OR {_in('outcome', CALL_OUTCOMES)}", name="outcome"),
+        Index("ix_activities_customer_at", "customer_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    direction: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text, server_default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """Who did what to which record, before and after. Append-only: the database refuses changes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -1,0 +1,92 @@
+"""The account timeline: logging calls, messages, notes, promises and disputes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import ValidationError
+from core.models import ACTIVITY_KINDS, CALL_OUTCOMES, CHANNELS, DIRECTIONS, Activity
+from core.roles import Actor
+from core.services import audit
+from core.services.customers import get_customer_row, require_work
+
+
+@dataclass(frozen=True)
+class NewActivity:
+    kind: str
+    summary: str = ""
+    channel: str | None = None
+    direction: str | None = None
+    outcome: str | None = None
+    invoice_id: int | None = None
+    contact_id: int | None = None
+    occurred_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    occurred_at: datetime
+    kind: str
+    channel: str | None
+    direction: str | None
+    outcome: str | None
+    summary: str
+    actor: str
+
+
+def _check(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in allowed:
+        raise ValidationError(f"{value!r} is not a valid {what}: choose one of {', '.join(allowed)}.")
+
+
+def log_activity(session: Session, actor: Actor, customer_id: int, new: NewActivity) -> int:
+    _check(new.kind, ACTIVITY_KINDS, "activity kind")
+    customer = get_customer_row(session, customer_id)
+    require_work(session, actor, customer, f"activity.{new.kind}")
+    activity = add_to_timeline(session, actor, customer_id, new)
+    audit.record(session, actor, f"activity.{new.kind}", "activity", activity.id, after=audit.snapshot(activity))
+    return activity.id
+
+
+def add_to_timeline(session: Session, actor: Actor, customer_id: int, new: NewActivity) -> Activity:
+    """Add a timeline entry without auditing it: for services whose own audit row covers it."""
+    _check(new.kind, ACTIVITY_KINDS, "activity kind")
+    _check(new.channel, CHANNELS, "channel")
+    _check(new.direction, DIRECTIONS, "direction")
+    _check(new.outcome, CALL_OUTCOMES, "call outcome")
+    if new.outcome and new.kind != "call":
+        raise ValidationError("Only calls have an outcome.")
+    activity = Activity(
+        customer_id=customer_id,
+        invoice_id=new.invoice_id,
+        contact_id=new.contact_id,
+        kind=new.kind,
+        channel=new.channel,
+        direction=new.direction,
+        outcome=new.outcome,
+        summary=new.summary.strip(),
+        details=new.details,
+        occurred_at=new.occurred_at or datetime.now(timezone.utc),
+        actor_id=actor.user_id,
+        actor=actor.username,
+    )
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def timeline(session: Session, customer_id: int, *, limit: int = 200) -> list[TimelineEntry]:
+    rows = session.scalars(
+        select(Activity).where(Activity.customer_id == customer_id).order_by(Activity.occurred_at.desc()).limit(limit)
+    )
+    return [
+        TimelineEntry(a.id, a.occurred_at, a.kind, a.channel, a.direction, a.outcome, a.summary, a.actor)
+        for a in rows
+    ]

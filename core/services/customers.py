@@ -1,0 +1,149 @@
+"""Customers (debtors) and their contacts: creating, flagging and assigning them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.contactinfo import check_time_zone, normalize_email, normalize_phone
+from core.errors import Conflict, NotFound, ValidationError
+from core.models import CONTACT_ROLES, CUSTOMER_KINDS, RISK_TIERS, Contact, Customer, User
+from core.money import Money
+from core.roles import Actor, Permission, Role
+from core.services import audit
+
+FLAGS = ("on_hold", "bankrupt", "attorney_on_record", "deceased", "do_not_contact")
+CHANNELS = ("email", "sms", "call", "letter")
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    external_ref: str
+    name: str
+    country: str
+    time_zone: str
+    kind: str = "company"
+    language: str = "en"
+    segment: str | None = None
+    risk_tier: str = "medium"
+    collector_id: int | None = None
+    credit_limit: Money | None = None
+
+
+@dataclass(frozen=True)
+class NewContact:
+    name: str
+    role: str = "debtor"
+    email: str | None = None
+    phone: str | None = None
+    consent: tuple[str, ...] = ("email", "call", "letter")
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValidationError(f"{value!r} is not a valid {what}: choose one of {', '.join(allowed)}.")
+    return value
+
+
+def get_customer_row(session: Session, customer_id: int, *, lock: bool = False) -> Customer:
+    customer = session.get(Customer, customer_id, with_for_update=lock)
+    if customer is None:
+        raise NotFound(f"No customer with id {customer_id}.")
+    return customer
+
+
+def require_work(session: Session, actor: Actor, customer: Customer, action: str) -> None:
+    """Managers act on any account, collectors only on their own; everyone else is refused."""
+    if not actor.may_work_account(customer.collector_id):
+        audit.deny(actor, f"Your role ({actor.role}) may not act on {customer.name}'s account.",
+                   action, "customer", customer.id)
+
+
+def create_customer(session: Session, actor: Actor, new: NewCustomer) -> int:
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, "customer.create", "customer")
+    ref = new.external_ref.strip()
+    if not ref or not new.name.strip():
+        raise ValidationError("A customer needs an external reference and a name.")
+    if session.scalar(select(Customer.id).where(Customer.external_ref == ref)) is not None:
+        raise Conflict(f"A customer with external ref {ref!r} already exists.")
+    country = new.country.strip().upper()
+    if len(country) != 2 or not country.isalpha():
+        raise ValidationError(f"{new.country!r} is not a two-letter ISO country code such as PH, SG or US.")
+    if new.collector_id is not None:
+        _check_collector(session, new.collector_id)
+    customer = Customer(
+        external_ref=ref,
+        name=new.name.strip(),
+        kind=_choice(new.kind, CUSTOMER_KINDS, "customer kind"),
+        country=country,
+        time_zone=check_time_zone(new.time_zone),
+        language=new.language,
+        segment=new.segment,
+        risk_tier=_choice(new.risk_tier, RISK_TIERS, "risk tier"),
+        collector_id=new.collector_id,
+        credit_limit=new.credit_limit.amount if new.credit_limit else None,
+        credit_currency=new.credit_limit.currency if new.credit_limit else None,
+        version=1,
+    )
+    session.add(customer)
+    session.flush()
+    audit.record(session, actor, "customer.create", "customer", customer.id, after=audit.snapshot(customer))
+    return customer.id
+
+
+def _check_collector(session: Session, user_id: int) -> None:
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.role not in (Role.COLLECTOR, Role.MANAGER):
+        raise ValidationError("Accounts can be assigned to active collectors and managers only.")
+
+
+def add_contact(session: Session, actor: Actor, customer_id: int, new: NewContact) -> int:
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, "contact.create", "customer", customer_id)
+    customer = get_customer_row(session, customer_id)
+    if not new.email and not new.phone:
+        raise ValidationError("A contact needs an email address or a phone number.")
+    unknown = set(new.consent) - set(CHANNELS)
+    if unknown:
+        raise ValidationError(f"Unknown channel(s) {', '.join(sorted(unknown))}: use {', '.join(CHANNELS)}.")
+    contact = Contact(
+        customer_id=customer.id,
+        name=new.name.strip(),
+        role=_choice(new.role, CONTACT_ROLES, "contact role"),
+        email=normalize_email(new.email) if new.email else None,
+        phone=normalize_phone(new.phone, customer.country) if new.phone else None,
+        **{f"consent_{channel}": channel in new.consent for channel in CHANNELS},
+        **{f"opted_out_{channel}": False for channel in CHANNELS},
+    )
+    session.add(contact)
+    session.flush()
+    audit.record(session, actor, "contact.create", "contact", contact.id, after=audit.snapshot(contact))
+    return contact.id
+
+
+def set_flags(session: Session, actor: Actor, customer_id: int, **flags: bool) -> None:
+    """Set or clear holds and the flags that stop all contact (bankrupt, deceased…)."""
+    unknown = set(flags) - set(FLAGS)
+    if unknown:
+        raise ValidationError(f"Unknown flag(s) {', '.join(sorted(unknown))}: use {', '.join(FLAGS)}.")
+    customer = get_customer_row(session, customer_id, lock=True)
+    require_work(session, actor, customer, "customer.set_flags")
+    before = audit.snapshot(customer)
+    for flag, value in flags.items():
+        setattr(customer, flag, bool(value))
+    customer.version += 1
+    session.flush()
+    audit.record(session, actor, "customer.set_flags", "customer", customer.id, before=before, after=audit.snapshot(customer))
+
+
+def assign_collector(session: Session, actor: Actor, customer_id: int, collector_id: int | None) -> None:
+    audit.require(actor, Permission.ASSIGN_ACCOUNTS, "customer.assign", "customer", customer_id)
+    customer = get_customer_row(session, customer_id, lock=True)
+    if collector_id is not None:
+        _check_collector(session, collector_id)
+    before = audit.snapshot(customer)
+    customer.collector_id = collector_id
+    customer.version += 1
+    session.flush()
+    audit.record(session, actor, "customer.assign", "customer", customer.id, before=before, after=audit.snapshot(customer))

@@ -1,0 +1,185 @@
+"""Invoices, payments and allocations: what is owed and what was paid against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, NotFound, PaymentExceedsBalance, ValidationError
+from core.models import PAYMENT_METHODS, Allocation, Invoice, Payment
+from core.money import Money
+from core.roles import Actor, Permission
+from core.services import audit
+from core.services.activities import NewActivity, add_to_timeline
+from core.services.customers import get_customer_row, require_work
+
+
+def allocated_total(session: Session, invoice_id: int) -> Decimal:
+    total = session.scalar(select(func.sum(Allocation.amount)).where(Allocation.invoice_id == invoice_id))
+    return total or Decimal(0)
+
+
+def open_balance(session: Session, invoice_id: int) -> Money:
+    """Amount minus allocations: derived, never stored."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"No invoice with id {invoice_id}.")
+    return Money(invoice.amount - allocated_total(session, invoice_id), invoice.currency)
+
+
+def create_invoice(
+    session: Session,
+    actor: Actor,
+    customer_id: int,
+    *,
+    number: str,
+    issue_date: date,
+    due_date: date,
+    amount: Money,
+    source: str = "manual",
+) -> int:
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, "invoice.create", "customer", customer_id)
+    get_customer_row(session, customer_id)
+    number = number.strip()
+    if not number:
+        raise ValidationError("An invoice needs a number.")
+    if amount.amount <= 0:
+        raise ValidationError(f"Invoice {number}: the amount must be more than zero.")
+    if due_date < issue_date:
+        raise ValidationError(f"Invoice {number}: the due date {due_date} is before the issue date {issue_date}.")
+    taken = select(Invoice.id).where(Invoice.customer_id == customer_id, Invoice.number == number)
+    if session.scalar(taken) is not None:
+        raise Conflict(f"This customer already has an invoice numbered {number!r}.")
+    invoice = Invoice(
+        customer_id=customer_id,
+        number=number,
+        source=source,
+        issue_date=issue_date,
+        due_date=due_date,
+        currency=amount.currency,
+        amount=amount.amount,
+        status="open",
+        disputed=False,
+        version=1,
+    )
+    session.add(invoice)
+    session.flush()
+    audit.record(session, actor, "invoice.create", "invoice", invoice.id, after=audit.snapshot(invoice))
+    return invoice.id
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment_id: int
+    allocated: dict[int, Money]  # invoice id -> amount applied
+    credit: Money  # what is left over, held as customer credit
+
+
+def record_payment(
+    session: Session,
+    actor: Actor,
+    customer_id: int,
+    *,
+    amount: Money,
+    received_on: date,
+    reference: str,
+    method: str = "bank_transfer",
+    source: str = "manual",
+    invoice_ids: list[int] | None = None,
+) -> PaymentResult:
+    """Record money received and apply it oldest due first (or to the invoices named)."""
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, "payment.record", "customer", customer_id)
+    get_customer_row(session, customer_id)
+    if amount.amount <= 0:
+        raise ValidationError("A payment must be more than zero.")
+    if method not in PAYMENT_METHODS:
+        raise ValidationError(f"{method!r} is not a payment method: use one of {', '.join(PAYMENT_METHODS)}.")
+    reference = reference.strip()
+    if not reference:
+        raise ValidationError("A payment needs a reference (bank reference, receipt or cheque number).")
+    duplicate = select(Payment.id).where(Payment.source == source, Payment.reference == reference)
+    if session.scalar(duplicate) is not None:
+        raise Conflict(f"A payment with reference {reference!r} from {source} is already recorded.")
+    payment = Payment(
+        customer_id=customer_id,
+        source=source,
+        reference=reference,
+        received_on=received_on,
+        currency=amount.currency,
+        amount=amount.amount,
+        method=method,
+    )
+    session.add(payment)
+    session.flush()
+    allocated = _allocate(session, payment, customer_id, invoice_ids)
+    credit = amount - sum(allocated.values(), Money.zero(amount.currency))
+    audit.record(
+        session,
+        actor,
+        "payment.record",
+        "payment",
+        payment.id,
+        after={
+            **audit.snapshot(payment),
+            "allocations": {str(k): str(v.amount) for k, v in allocated.items()},
+            "credit": str(credit.amount),
+        },
+    )
+    return PaymentResult(payment.id, allocated, credit)
+
+
+def _allocate(session: Session, payment: Payment, customer_id: int, invoice_ids: list[int] | None) -> dict[int, Money]:
+    query = (
+        select(Invoice)
+        .where(Invoice.customer_id == customer_id, Invoice.currency == payment.currency, Invoice.status == "open")
+        .order_by(Invoice.due_date, Invoice.id)
+        .with_for_update()
+    )
+    if invoice_ids is not None:
+        query = query.where(Invoice.id.in_(invoice_ids))
+    invoices = list(session.scalars(query))
+    if invoice_ids is not None and len(invoices) != len(set(invoice_ids)):
+        raise PaymentExceedsBalance("Some of the chosen invoices are not open in this payment's currency.")
+    left = Money(payment.amount, payment.currency)
+    allocated: dict[int, Money] = {}
+    for invoice in invoices:
+        if left.is_zero():
+            break
+        balance = Money(invoice.amount - allocated_total(session, invoice.id), invoice.currency)
+        applied = min(balance, left)
+        if applied.is_zero():
+            continue
+        session.add(Allocation(payment_id=payment.id, invoice_id=invoice.id, amount=applied.amount))
+        left -= applied
+        allocated[invoice.id] = applied
+        if applied == balance:
+            invoice.status = "paid"
+            invoice.version += 1
+    session.flush()
+    return allocated
+
+
+def open_dispute(session: Session, actor: Actor, invoice_id: int, *, reason: str) -> None:
+    """The debtor contests an invoice: flag it (so it is not chased) and put it on the timeline."""
+    invoice = session.get(Invoice, invoice_id, with_for_update=True)
+    if invoice is None:
+        raise NotFound(f"No invoice with id {invoice_id}.")
+    require_work(session, actor, get_customer_row(session, invoice.customer_id), "invoice.dispute")
+    if not reason.strip():
+        raise ValidationError("Say what the customer disputes.")
+    if invoice.disputed:
+        raise ValidationError(f"Invoice {invoice.number} is already in dispute.")
+    before = audit.snapshot(invoice)
+    invoice.disputed = True
+    invoice.version += 1
+    add_to_timeline(
+        session, actor, invoice.customer_id,
+        NewActivity(kind="dispute", invoice_id=invoice.id, direction="inbound",
+                    summary=f"Invoice {invoice.number} disputed: {reason.strip()}", details={"reason": reason.strip()}),
+    )
+    session.flush()
+    audit.record(session, actor, "invoice.dispute", "invoice", invoice.id, before=before, after=audit.snapshot(invoice))

@@ -1,0 +1,105 @@
+"""Signing in: password check, the lockout after repeated failures, and the credentials
+directory the login widget needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from math import ceil
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.errors import ValidationError
+from core.models import LoginAttempt, User
+from core.roles import Actor, Role
+from core.security import MAX_PASSWORD_BYTES, LOCKOUT_WINDOW, LOCKOUT_DURATION, hash_password, locked_until, verify_password
+from core.services import audit
+from core.services.users import UserView, _view, normalize_username
+
+WRONG = "Username or password is incorrect."
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so timing does not reveal it."""
+    return hash_password("not-a-real-password-0")
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """Either the signed-in user, or the reason to show. Returned, not raised, so the
+    caller's transaction commits the failed attempt that the lockout counts."""
+
+    user: UserView | None
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    name: str
+    email: str
+    password_hash: str
+    role: Role
+
+
+def _failures_since_last_success(session: Session, username: str, now: datetime) -> list[datetime]:
+    horizon = now - LOCKOUT_WINDOW - LOCKOUT_DURATION
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(LoginAttempt.username == username, LoginAttempt.succeeded)
+    )
+    since = max(horizon, last_success) if last_success else horizon
+    return list(
+        session.scalars(
+            select(LoginAttempt.at).where(
+                LoginAttempt.username == username, ~LoginAttempt.succeeded, LoginAttempt.at > since
+            )
+        )
+    )
+
+
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, ceil((until - now).total_seconds() / 60))
+    return f"Too many failed sign-ins. Sign-in is locked for {minutes} more minute{'s' if minutes != 1 else ''}."
+
+
+def sign_in(session: Session, username: str, password: str, *, now: datetime | None = None) -> SignInOutcome:
+    """Check a username and password. A refusal never says whether the username exists;
+    five failures within 15 minutes lock the name for 15 minutes."""
+    now = now or datetime.now(timezone.utc)
+    name = normalize_username(username)
+    if not name or not password:
+        return SignInOutcome(None, "Enter your username and password.")
+    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise ValidationError(f"Passwords are at most {MAX_PASSWORD_BYTES} bytes; this one is longer.")
+    actor = Actor(username=name[:64], role=Role.VIEWER)
+    until = locked_until(_failures_since_last_success(session, name, now), now)
+    if until is not None:
+        audit.record(session, actor, "user.sign_in_locked", "user", after={"locked_until": until.isoformat()})
+        return SignInOutcome(None, _locked_message(until, now))
+
+    user = session.scalar(select(User).where(User.username == name).with_for_update())
+    password_ok = verify_password(password, user.password_hash if user else _dummy_hash())
+    if user is not None and user.active and password_ok:
+        session.add(LoginAttempt(username=name, at=now, succeeded=True))
+        user.failed_logins = 0
+        user.last_login_at = now
+        audit.record(session, _view(user).as_actor(), "user.sign_in", "user", user.id)
+        return SignInOutcome(_view(user))
+
+    session.add(LoginAttempt(username=name, at=now, succeeded=False))
+    if user is not None:
+        user.failed_logins += 1
+        user.last_failed_login_at = now
+    audit.record(session, actor, "user.sign_in_failed", "user", user.id if user else None)
+    session.flush()
+    until = locked_until(_failures_since_last_success(session, name, now), now)
+    return SignInOutcome(None, _locked_message(until, now) if until else WRONG)
+
+
+def credentials(session: Session) -> list[Credential]:
+    """Active users with their bcrypt hashes, for the sign-in widget's credentials dict."""
+    users = session.scalars(select(User).where(User.active).order_by(User.username))
+    return [Credential(u.username, u.name, u.email, u.password_hash, Role(u.role)) for u in users]

@@ -1,0 +1,68 @@
+"""Dashboard: open and overdue balance per currency, aging, and the size of the book."""
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core import db
+from core.aging import BUCKETS
+from core.services.dashboard import book_summary
+from ui import fmt
+from ui.auth import require_page
+
+user = require_page("dashboard")
+
+st.title("Dashboard")
+as_of = st.date_input("As of", value=date.today(), key="dashboard_as_of", format="YYYY-MM-DD")
+with db.transaction() as session:
+    book = book_summary(session, user.as_actor(), as_of=as_of)
+
+counts = st.columns(4)
+counts[0].metric("Customers", f"{book.customers:,}")
+counts[1].metric("With an open balance", f"{book.customers_with_balance:,}")
+counts[2].metric("With something overdue", f"{book.customers_overdue:,}")
+counts[3].metric("Open invoices", f"{sum(c.open_invoices for c in book.currencies):,}")
+
+if not book.currencies:
+    st.info("Nothing is owed as of this date. Import customers and invoices to get started.")
+    st.stop()
+
+st.subheader("Per currency")
+st.caption("Amounts are never added across currencies. Overdue = past its due date and not fully paid.")
+for summary in book.currencies:
+    cols = st.columns(4)
+    cols[0].metric(f"Open balance · {summary.currency}", fmt.money(summary.open_balance))
+    cols[1].metric("Overdue", fmt.money(summary.overdue_balance))
+    cols[2].metric("Overdue share", fmt.percent(summary.overdue_share))
+    cols[3].metric("Overdue invoices", f"{summary.overdue_invoices:,} of {summary.open_invoices:,}")
+
+st.subheader("Aging")
+aging = pd.DataFrame(
+    [
+        {"currency": s.currency, "bucket": bucket, "open balance": float(s.by_bucket[bucket].amount)}
+        for s in book.currencies
+        for bucket in BUCKETS
+    ]
+)
+chart = (
+    alt.Chart(aging)
+    .mark_bar()
+    .encode(
+        x=alt.X("bucket:N", sort=list(BUCKETS), title="Days past due"),
+        y=alt.Y("open balance:Q", title="Open balance"),
+        color=alt.Color("bucket:N", sort=list(BUCKETS), legend=None),
+        tooltip=["currency", "bucket", alt.Tooltip("open balance:Q", format=",.2f")],
+    )
+    .properties(height=220)
+    .facet(column=alt.Column("currency:N", title=None))
+    .resolve_scale(y="independent")
+)
+st.altair_chart(chart)
+st.dataframe(
+    pd.DataFrame(
+        {s.currency: [fmt.money(s.by_bucket[b]) for b in BUCKETS] for s in book.currencies}, index=list(BUCKETS)
+    ),
+    key="dashboard_aging_table",
+)

@@ -1,0 +1,87 @@
+"""Shared fixtures: a fresh PostgreSQL database for the run (TEST_DATABASE_URL's server, or an
+embedded pgserver), per-test isolation by a rolled-back savepoint, and signed-in actors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import config, db, migrations
+
+PASSWORD = "correct-horse-battery"
+
+
+def _create_database(server_url: str) -> tuple[str, object]:
+    admin = create_engine(db.normalize_url(server_url), isolation_level="AUTOCOMMIT")
+    name = f"recoup_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(db.normalize_url(server_url)).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def _reset_caches() -> None:
+    config.get_settings.cache_clear()
+    db.database_url.cache_clear()
+    db.engine.cache_clear()
+    db.session_factory.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[str]:
+    """A migrated, empty database for this test run; the app code is pointed at it."""
+    data_dir = Path(tempfile.mkdtemp(prefix="recoup-test-"))
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if server_url:
+        url, drop = _create_database(server_url)
+    else:
+        import pgserver
+
+        server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+        url, drop = _create_database(str(server.get_uri()))
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "RECOUP_ENV", "RECOUP_DATA_DIR", "RECOUP_LOGIN_SLEEP")}
+    os.environ.update(
+        DATABASE_URL=url, RECOUP_ENV="test", RECOUP_DATA_DIR=str(data_dir), RECOUP_LOGIN_SLEEP="0"
+    )
+    _reset_caches()
+    migrations.upgrade()
+    yield url
+    db.engine().dispose()
+    drop()  # type: ignore[operator]
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _reset_caches()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def session(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test. db.transaction()
+    joins it through savepoints, so code under test may commit and nothing leaks."""
+    connection = db.engine().connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    monkeypatch.setattr(db, "session_factory", lambda: factory)
+    current = factory()
+    yield current
+    current.close()
+    outer.rollback()
+    connection.close()

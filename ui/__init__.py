@@ -1,0 +1,1 @@
+"""Shared Streamlit helpers: sign-in and page guard, navigation, formatting."""

@@ -1,0 +1,35 @@
+"""Formatting for display: money with babel, dates, and masking for read-only roles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from babel.numbers import format_percent
+
+from core.contactinfo import format_phone, mask_email, mask_phone
+from core.money import Money
+
+LOCALE = "en_PH"
+
+
+def money(value: Money) -> str:
+    return value.format(LOCALE)
+
+
+def percent(share: Decimal) -> str:
+    return format_percent(share, format="#,##0.0%", locale=LOCALE)
+
+
+def when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.astimezone().strftime("%d %b %Y %H:%M")
+
+
+def email(address: str | None, *, masked: bool) -> str:
+    return mask_email(address) if masked else (address or "")
+
+
+def phone(number: str | None, *, masked: bool) -> str:
+    if not number:
+        return ""
+    return mask_phone(number) if masked else format_phone(number)
