@@ -40,7 +40,8 @@ def normalize_email(raw: str) -> str:
 
 @cache
 def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())  # scans the tz database on disk: do it once
+    # Scans the tz database on disk, so once. "localtime" and "Factory" are files there, not zones.
+    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
 
 
 def check_time_zone(name: str) -> str:

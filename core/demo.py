@@ -36,13 +36,39 @@ class Market:
 
 
 MARKETS = (
-    Market("PH", 0.45, "PHP", ("Asia/Manila",), ("0917", "0918", "0919", "0920", "0927", "0998"), 7,
-           (3_000, 450_000), "example.ph", ("SME", "Retail", "Enterprise", "Distributor")),
-    Market("SG", 0.30, "SGD", ("Asia/Singapore",), ("8", "9"), 7,
-           (150, 25_000), "example.sg", ("SME", "Enterprise", "Government-linked")),
-    Market("US", 0.25, "USD", ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
-           ("212", "312", "415", "617", "713", "303", "206"), 7, (120, 20_000), "example.com",
-           ("SMB", "Mid-market", "Enterprise", "Consumer")),
+    Market(
+        "PH",
+        0.45,
+        "PHP",
+        ("Asia/Manila",),
+        ("0917", "0918", "0919", "0920", "0927", "0998"),
+        7,
+        (3_000, 450_000),
+        "example.ph",
+        ("SME", "Retail", "Enterprise", "Distributor"),
+    ),
+    Market(
+        "SG",
+        0.30,
+        "SGD",
+        ("Asia/Singapore",),
+        ("8", "9"),
+        7,
+        (150, 25_000),
+        "example.sg",
+        ("SME", "Enterprise", "Government-linked"),
+    ),
+    Market(
+        "US",
+        0.25,
+        "USD",
+        ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
+        ("212", "312", "415", "617", "713", "303", "206"),
+        7,
+        (120, 20_000),
+        "example.com",
+        ("SMB", "Mid-market", "Enterprise", "Consumer"),
+    ),
 )
 
 DEMO_USERS = (
@@ -133,7 +159,12 @@ def seed_demo(
     for username, name, role in DEMO_USERS:
         password = password_for(username)
         user = users.create_user(
-            session, system, username=username, name=name, email=f"{username}@recoup.example", role=role,
+            session,
+            system,
+            username=username,
+            name=name,
+            email=f"{username}@recoup.example",
+            role=role,
             password=password,
         )
         logins.append(DemoLogin(username, role, password))
@@ -198,7 +229,9 @@ def _seed_customer(
     )
     if rng.random() < 0.1:
         customers.add_contact(
-            session, system, customer_id,
+            session,
+            system,
+            customer_id,
             NewContact(name=people.person(market.country, rng), role="guarantor", phone=_phone(market, rng)),
         )
 
@@ -213,8 +246,14 @@ def _seed_customer(
         due = issued + timedelta(days=rng.choice((15, 30, 30, 45, 60)))
         amount = _amount(market, rng)
         invoice_id = ledger.create_invoice(
-            session, system, customer_id, number=f"INV-{market.country}-{index:04d}-{number + 1:03d}",
-            issue_date=issued, due_date=due, amount=amount, source="demo",
+            session,
+            system,
+            customer_id,
+            number=f"INV-{market.country}-{index:04d}-{number + 1:03d}",
+            issue_date=issued,
+            due_date=due,
+            amount=amount,
+            source="demo",
         )
         ids.append((invoice_id, due, amount))
     for invoice_id, due, amount in sorted(ids, key=lambda item: item[1]):
@@ -224,15 +263,28 @@ def _seed_customer(
                 part = Money((amount.amount * Decimal(rng.choice(("0.25", "0.4", "0.5")))), amount.currency)
                 paid_on = min(as_of - timedelta(days=1), due + timedelta(days=rng.randint(1, 30)))
                 ledger.record_payment(
-                    session, system, customer_id, amount=part, received_on=paid_on,
-                    reference=f"DEMO-{invoice_id}-P", method=_method(market, rng), source="demo",
+                    session,
+                    system,
+                    customer_id,
+                    amount=part,
+                    received_on=paid_on,
+                    reference=f"DEMO-{invoice_id}-P",
+                    method=_method(market, rng),
+                    source="demo",
                     invoice_ids=[invoice_id],
                 )
                 made_payments += 1
             continue
         ledger.record_payment(
-            session, system, customer_id, amount=amount, received_on=settled_on,
-            reference=f"DEMO-{invoice_id}", method=_method(market, rng), source="demo", invoice_ids=[invoice_id],
+            session,
+            system,
+            customer_id,
+            amount=amount,
+            received_on=settled_on,
+            reference=f"DEMO-{invoice_id}",
+            method=_method(market, rng),
+            source="demo",
+            invoice_ids=[invoice_id],
         )
         made_payments += 1
 
@@ -270,32 +322,58 @@ def _seed_timeline(
     for day in _call_days(due, as_of, rng):
         outcome = rng.choice(("rpc", "no_answer", "voicemail", "busy", "rpc", "third_party"))
         log_activity(
-            session, collector, customer_id,
-            NewActivity(kind="call", channel="call", direction="outbound", outcome=outcome, invoice_id=invoice_id,
-                        summary=f"Called about invoice due {due:%d %b %Y}", occurred_at=_at(day, rng, zone)),
+            session,
+            collector,
+            customer_id,
+            NewActivity(
+                kind="call",
+                channel="call",
+                direction="outbound",
+                outcome=outcome,
+                invoice_id=invoice_id,
+                summary=f"Called about invoice due {due:%d %b %Y}",
+                occurred_at=_at(day, rng, zone),
+            ),
         )
     roll = rng.random()
     if roll < 0.12:
         promise_day = as_of + timedelta(days=rng.randint(-10, 14))
         log_activity(
-            session, collector, customer_id,
-            NewActivity(kind="promise", channel="call", direction="inbound", invoice_id=invoice_id,
-                        summary=f"Promised {amount.format()} by {promise_day:%d %b %Y}",
-                        details={"amount": str(amount.amount), "currency": amount.currency,
-                                 "promised_for": promise_day.isoformat()},
-                        occurred_at=_at(min(as_of, promise_day) - timedelta(days=3), rng, zone)),
+            session,
+            collector,
+            customer_id,
+            NewActivity(
+                kind="promise",
+                channel="call",
+                direction="inbound",
+                invoice_id=invoice_id,
+                summary=f"Promised {amount.format()} by {promise_day:%d %b %Y}",
+                details={
+                    "amount": str(amount.amount),
+                    "currency": amount.currency,
+                    "promised_for": promise_day.isoformat(),
+                },
+                occurred_at=_at(min(as_of, promise_day) - timedelta(days=3), rng, zone),
+            ),
         )
     elif roll < 0.18:
         ledger.open_dispute(
-            session, system, invoice_id,
+            session,
+            system,
+            invoice_id,
             reason=rng.choice(("Goods not delivered", "Wrong amount billed", "Already paid", "Damaged goods")),
         )
     elif roll < 0.22:
         customers.set_flags(session, system, customer_id, on_hold=True)
         log_activity(
-            session, system, customer_id,
-            NewActivity(kind="hold", summary="On hold: customer restructuring, awaiting finance call",
-                        occurred_at=_at(as_of - timedelta(days=rng.randint(1, 20)), rng, zone)),
+            session,
+            system,
+            customer_id,
+            NewActivity(
+                kind="hold",
+                summary="On hold: customer restructuring, awaiting finance call",
+                occurred_at=_at(as_of - timedelta(days=rng.randint(1, 20)), rng, zone),
+            ),
         )
 
 

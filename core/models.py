@@ -35,7 +35,14 @@ ACTIVITY_KINDS = ("email", "sms", "letter", "call", "note", "promise", "dispute"
 CHANNELS = ("email", "sms", "letter", "call", "portal", "in_person")
 DIRECTIONS = ("inbound", "outbound")
 CALL_OUTCOMES = (
-    "rpc", "third_party", "no_answer", "voicemail", "busy", "wrong_number", "refused", "promise_made",
+    "rpc",
+    "third_party",
+    "no_answer",
+    "voicemail",
+    "busy",
+    "wrong_number",
+    "refused",
+    "promise_made",
 )
 
 # Amounts: 19 digits with 4 decimals covers every ISO 4217 minor unit (KWD/BHD have 3).

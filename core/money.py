@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import cache
-from typing import Union
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from core.errors import CurrencyMismatch, InvalidAmount
 
-AmountLike = Union[str, int, Decimal]
+AmountLike = str | int | Decimal
+MAX_DIGITS = 19  # what a NUMERIC(19, 4) column holds
+_CONTEXT = Context(prec=MAX_DIGITS + 10)
 
 
 @cache
@@ -34,7 +35,7 @@ def check_currency(code: str) -> str:
 
 def to_decimal(value: AmountLike) -> Decimal:
     """Turn a str/int/Decimal into a finite Decimal; floats are refused (they are inexact)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise InvalidAmount(f"Amounts must not be floats ({value!r}); pass a string or Decimal.")
     if isinstance(value, Decimal):
         result = value
@@ -62,7 +63,12 @@ class Money:
     def __init__(self, amount: AmountLike, currency: str) -> None:
         code = check_currency(currency)
         exponent = Decimal(1).scaleb(-minor_unit(code))
-        rounded = to_decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+        value = to_decimal(amount)
+        if value.adjusted() >= MAX_DIGITS - 4:
+            raise InvalidAmount(f"{amount!r} is too large for an amount.")
+        rounded = value.quantize(exponent, rounding=ROUND_HALF_UP, context=_CONTEXT)
+        if rounded.is_zero():
+            rounded = abs(rounded)  # no "-0.00"
         object.__setattr__(self, "amount", rounded)
         object.__setattr__(self, "currency", code)
 

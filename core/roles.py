@@ -74,8 +74,4 @@ class Actor:
         """Managers act on any account; collectors on those assigned to them."""
         if self.may(Permission.WORK_ANY_ACCOUNT):
             return True
-        return (
-            self.may(Permission.WORK_ASSIGNED_ACCOUNTS)
-            and collector_id is not None
-            and collector_id == self.user_id
-        )
+        return self.may(Permission.WORK_ASSIGNED_ACCOUNTS) and collector_id is not None and collector_id == self.user_id

@@ -79,14 +79,13 @@ with users_tab:
                     lambda s: users.set_active(s, actor, target.id, active=not target.active),
                     lambda u: f"{u.username} is {'active' if u.active else 'deactivated'}.",
                 )
-        with password_col:
-            with st.form("admin_reset_password", clear_on_submit=True):
-                new_password = st.text_input("New password", type="password", key="admin_new_password")
-                if st.form_submit_button("Reset password", key="admin_reset_submit"):
-                    run(
-                        lambda s: users.reset_password(s, actor, target.id, new_password),
-                        lambda u: f"Password for {u.username} reset. Tell them in person or by phone.",
-                    )
+        with password_col, st.form("admin_reset_password", clear_on_submit=True):
+            new_password = st.text_input("New password", type="password", key="admin_new_password")
+            if st.form_submit_button("Reset password", key="admin_reset_submit"):
+                run(
+                    lambda s: users.reset_password(s, actor, target.id, new_password),
+                    lambda u: f"Password for {u.username} reset. Tell them in person or by phone.",
+                )
 
     st.subheader("Create a user")
     with st.form("admin_create_user", clear_on_submit=False):

@@ -55,9 +55,7 @@ def database() -> Iterator[str]:
         server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
         url, drop = _create_database(str(server.get_uri()))
     saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "RECOUP_ENV", "RECOUP_DATA_DIR", "RECOUP_LOGIN_SLEEP")}
-    os.environ.update(
-        DATABASE_URL=url, RECOUP_ENV="test", RECOUP_DATA_DIR=str(data_dir), RECOUP_LOGIN_SLEEP="0"
-    )
+    os.environ.update(DATABASE_URL=url, RECOUP_ENV="test", RECOUP_DATA_DIR=str(data_dir), RECOUP_LOGIN_SLEEP="0")
     _reset_caches()
     migrations.upgrade()
     yield url
@@ -85,3 +83,56 @@ def session(database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]
     current.close()
     outer.rollback()
     connection.close()
+
+
+# --- end to end: Debian's Chromium driven by Playwright against `streamlit run` ---------------
+
+CHROMIUM = os.environ.get("RECOUP_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (see .ci/run).")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def e2e_users(database: str) -> dict[str, str]:
+    """One committed user per role, for the browser tests: role -> username."""
+    from core.roles import Role
+    from tests.factories import make_user
+
+    with db.transaction() as s:
+        return {role.value: make_user(s, role, username=f"e2e_{role.value}").username for role in Role}
+
+
+@pytest.fixture(scope="session")
+def app_server(e2e_users: dict[str, str]) -> Iterator[object]:
+    from tests.e2e.server import start_server
+
+    server = start_server(e2e_users, PASSWORD)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_server(e2e_users: dict[str, str]) -> Iterator[object]:
+    """A server no session has visited yet: pages/ is still served directly."""
+    from tests.e2e.server import start_server
+
+    server = start_server(e2e_users, PASSWORD)
+    yield server
+    server.stop()

@@ -94,7 +94,8 @@ def _request_sign_out() -> None:
 
 def _menu(user: UserView) -> None:
     with st.sidebar:
-        st.markdown(f"**{user.name}**  \n{user.role.value.title()}")
+        st.markdown(f"**{user.name}**")
+        st.caption(user.role.value.title())
         for page in nav.pages_for(user.role):
             st.page_link(page.path, label=page.title, icon=page.icon)
         st.button("Sign out", key="sign_out", on_click=_request_sign_out, use_container_width=True)

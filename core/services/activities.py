@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -73,7 +73,7 @@ def add_to_timeline(session: Session, actor: Actor, customer_id: int, new: NewAc
         outcome=new.outcome,
         summary=new.summary.strip(),
         details=new.details,
-        occurred_at=new.occurred_at or datetime.now(timezone.utc),
+        occurred_at=new.occurred_at or datetime.now(UTC),
         actor_id=actor.user_id,
         actor=actor.username,
     )
@@ -87,6 +87,5 @@ def timeline(session: Session, customer_id: int, *, limit: int = 200) -> list[Ti
         select(Activity).where(Activity.customer_id == customer_id).order_by(Activity.occurred_at.desc()).limit(limit)
     )
     return [
-        TimelineEntry(a.id, a.occurred_at, a.kind, a.channel, a.direction, a.outcome, a.summary, a.actor)
-        for a in rows
+        TimelineEntry(a.id, a.occurred_at, a.kind, a.channel, a.direction, a.outcome, a.summary, a.actor) for a in rows
     ]

@@ -30,7 +30,7 @@ def snapshot(row: Base, *, exclude: tuple[str, ...] = ("created_at", "updated_at
     """A JSON-safe copy of a row's columns, for the before/after of an audit entry."""
     return {
         column.key: _json_safe(getattr(row, column.key))
-        for column in row.__table__.columns  # type: ignore[attr-defined]
+        for column in row.__table__.columns
         if column.key not in exclude
     }
 
@@ -136,9 +136,7 @@ def list_audit(
         query = query.where(AuditEntry.at < datetime.combine(until + timedelta(days=1), time.min).astimezone())
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     entries = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    rows = [
-        AuditRow(e.id, e.at, e.actor, e.action, e.entity_type, e.entity_id, e.before, e.after) for e in entries
-    ]
+    rows = [AuditRow(e.id, e.at, e.actor, e.action, e.entity_type, e.entity_id, e.before, e.after) for e in entries]
     return AuditPage(rows=rows, total=total)
 
 

@@ -57,8 +57,13 @@ def get_customer_row(session: Session, customer_id: int, *, lock: bool = False) 
 def require_work(session: Session, actor: Actor, customer: Customer, action: str) -> None:
     """Managers act on any account, collectors only on their own; everyone else is refused."""
     if not actor.may_work_account(customer.collector_id):
-        audit.deny(actor, f"Your role ({actor.role}) may not act on {customer.name}'s account.",
-                   action, "customer", customer.id)
+        audit.deny(
+            actor,
+            f"Your role ({actor.role}) may not act on {customer.name}'s account.",
+            action,
+            "customer",
+            customer.id,
+        )
 
 
 def create_customer(session: Session, actor: Actor, new: NewCustomer) -> int:
@@ -134,7 +139,9 @@ def set_flags(session: Session, actor: Actor, customer_id: int, **flags: bool) -
         setattr(customer, flag, bool(value))
     customer.version += 1
     session.flush()
-    audit.record(session, actor, "customer.set_flags", "customer", customer.id, before=before, after=audit.snapshot(customer))
+    audit.record(
+        session, actor, "customer.set_flags", "customer", customer.id, before=before, after=audit.snapshot(customer)
+    )
 
 
 def assign_collector(session: Session, actor: Actor, customer_id: int, collector_id: int | None) -> None:
@@ -146,4 +153,6 @@ def assign_collector(session: Session, actor: Actor, customer_id: int, collector
     customer.collector_id = collector_id
     customer.version += 1
     session.flush()
-    audit.record(session, actor, "customer.assign", "customer", customer.id, before=before, after=audit.snapshot(customer))
+    audit.record(
+        session, actor, "customer.assign", "customer", customer.id, before=before, after=audit.snapshot(customer)
+    )

@@ -177,9 +177,16 @@ def open_dispute(session: Session, actor: Actor, invoice_id: int, *, reason: str
     invoice.disputed = True
     invoice.version += 1
     add_to_timeline(
-        session, actor, invoice.customer_id,
-        NewActivity(kind="dispute", invoice_id=invoice.id, direction="inbound",
-                    summary=f"Invoice {invoice.number} disputed: {reason.strip()}", details={"reason": reason.strip()}),
+        session,
+        actor,
+        invoice.customer_id,
+        NewActivity(
+            kind="dispute",
+            invoice_id=invoice.id,
+            direction="inbound",
+            summary=f"Invoice {invoice.number} disputed: {reason.strip()}",
+            details={"reason": reason.strip()},
+        ),
     )
     session.flush()
     audit.record(session, actor, "invoice.dispute", "invoice", invoice.id, before=before, after=audit.snapshot(invoice))

@@ -4,7 +4,7 @@ directory the login widget needs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from math import ceil
 
@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 from core.errors import ValidationError
 from core.models import LoginAttempt, User
 from core.roles import Actor, Role
-from core.security import MAX_PASSWORD_BYTES, LOCKOUT_WINDOW, LOCKOUT_DURATION, hash_password, locked_until, verify_password
+from core.security import (
+    LOCKOUT_DURATION,
+    LOCKOUT_WINDOW,
+    MAX_PASSWORD_BYTES,
+    hash_password,
+    locked_until,
+    verify_password,
+)
 from core.services import audit
 from core.services.users import UserView, _view, normalize_username
 
@@ -68,7 +75,7 @@ def _locked_message(until: datetime, now: datetime) -> str:
 def sign_in(session: Session, username: str, password: str, *, now: datetime | None = None) -> SignInOutcome:
     """Check a username and password. A refusal never says whether the username exists;
     five failures within 15 minutes lock the name for 15 minutes."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     name = normalize_username(username)
     if not name or not password:
         return SignInOutcome(None, "Enter your username and password.")

@@ -73,9 +73,7 @@ def _get(session: Session, user_id: int) -> User:
 
 def _keep_an_admin(session: Session, user: User) -> None:
     """Refuse a change that would leave nobody able to manage users."""
-    others = session.scalar(
-        select(func.count()).where(User.role == Role.ADMIN, User.active, User.id != user.id)
-    )
+    others = session.scalar(select(func.count()).where(User.role == Role.ADMIN, User.active, User.id != user.id))
     if user.role == Role.ADMIN and user.active and not others:
         raise ValidationError("This is the last active admin; make another admin first.")
 
@@ -87,7 +85,8 @@ def create_user(
     username = normalize_username(username)
     if not _USERNAME.match(username):
         raise ValidationError(
-            "Usernames are 2–64 characters: lowercase letters, digits, dot, dash or underscore, starting with a letter or digit."
+            "Usernames are 2–64 characters: lowercase letters, digits, dot, dash or underscore,"
+            " starting with a letter or digit."
         )
     if not name.strip():
         raise ValidationError("A user needs a name.")
