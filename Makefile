@@ -1,6 +1,8 @@
 # Recoup: `make run` to try it, `make test` to check it. Both set themselves up.
 SHELL := /bin/bash
-PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null && { echo $$p; break; }; done)
+# The first interpreter that actually runs and is 3.11+ (pyenv shims may exist but not run).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
@@ -8,6 +10,7 @@ PORT ?= 8501
 .PHONY: run test lint bench setup setup-dev clean
 
 $(VENV)/.python:
+	@test -n "$(PYTHON)" || { echo "Recoup needs Python 3.11 or newer on the PATH (python3)."; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Recoup needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
