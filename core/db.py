@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -31,11 +32,15 @@ def normalize_url(url: str) -> str:
 
 def embedded_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL kept under data_dir/pg and return its URL."""
-    import pgserver  # imported here: only needed when no server is configured
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only needed when no server is configured
 
     pg_dir = data_dir / "pg"
     pg_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(pg_dir, cleanup_mode=None)
     log.info("using embedded PostgreSQL in %s", pg_dir)
     return str(server.get_uri())
 

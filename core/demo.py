@@ -196,6 +196,7 @@ def _seed_customer(
     as_of: date,
 ) -> tuple[int, int]:
     is_company = rng.random() < 0.7
+    zone = rng.choice(market.time_zones)
     contact_name = people.person(market.country, rng)
     name = people.company(market.country, rng) if is_company else contact_name
     collector = staff[Role.COLLECTOR] if rng.random() < 0.6 else staff[Role.MANAGER]
@@ -206,7 +207,7 @@ def _seed_customer(
             external_ref=f"{market.country}-{10001 + index}",
             name=name,
             country=market.country,
-            time_zone=rng.choice(market.time_zones),
+            time_zone=zone,
             kind="company" if is_company else "person",
             language="en",
             segment=rng.choice(market.segments),
@@ -241,6 +242,7 @@ def _seed_customer(
     invoice_count = rng.randint(3, 12)
     made_payments = 0
     ids: list[tuple[int, date, Money]] = []
+    invoice_id_to_number: dict[int, int] = {}
     for number in range(invoice_count):
         issued = as_of - timedelta(days=rng.randint(0, 420))
         due = issued + timedelta(days=rng.choice((15, 30, 30, 45, 60)))
@@ -256,6 +258,7 @@ def _seed_customer(
             source="demo",
         )
         ids.append((invoice_id, due, amount))
+        invoice_id_to_number[invoice_id] = number + 1
     for invoice_id, due, amount in sorted(ids, key=lambda item: item[1]):
         settled_on = due + timedelta(days=lateness + rng.randint(-5, 20))
         if never_pays or settled_on >= as_of or rng.random() < 0.15:
@@ -268,7 +271,7 @@ def _seed_customer(
                     customer_id,
                     amount=part,
                     received_on=paid_on,
-                    reference=f"DEMO-{invoice_id}-P",
+                    reference=f"DEMO-{market.country}-{index:04d}-{invoice_id_to_number[invoice_id]}-P",
                     method=_method(market, rng),
                     source="demo",
                     invoice_ids=[invoice_id],
@@ -281,14 +284,14 @@ def _seed_customer(
             customer_id,
             amount=amount,
             received_on=settled_on,
-            reference=f"DEMO-{invoice_id}",
+            reference=f"DEMO-{market.country}-{index:04d}-{invoice_id_to_number[invoice_id]}",
             method=_method(market, rng),
             source="demo",
             invoice_ids=[invoice_id],
         )
         made_payments += 1
 
-    _seed_timeline(session, system, collector, customer_id, ids, market, rng, as_of)
+    _seed_timeline(session, system, collector, customer_id, ids, zone, rng, as_of)
     return invoice_count, made_payments
 
 
@@ -310,7 +313,7 @@ def _seed_timeline(
     collector: Actor,
     customer_id: int,
     invoices: list[tuple[int, date, Money]],
-    market: Market,
+    zone: str,
     rng: random.Random,
     as_of: date,
 ) -> None:
@@ -318,7 +321,6 @@ def _seed_timeline(
     if not overdue:
         return
     invoice_id, due, amount = rng.choice(overdue)
-    zone = market.time_zones[0]
     for day in _call_days(due, as_of, rng):
         outcome = rng.choice(("rpc", "no_answer", "voicemail", "busy", "rpc", "third_party"))
         log_activity(

@@ -76,7 +76,7 @@ def sign_in(session: Session, username: str, password: str, *, now: datetime | N
     """Check a username and password. A refusal never says whether the username exists;
     five failures within 15 minutes lock the name for 15 minutes."""
     now = now or datetime.now(UTC)
-    name = normalize_username(username)
+    name = normalize_username(username)[:200]  # what login_attempts keeps; real names are ≤ 64
     if not name or not password:
         return SignInOutcome(None, "Enter your username and password.")
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:

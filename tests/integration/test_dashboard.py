@@ -24,13 +24,19 @@ def php(amount: str) -> Money:
 
 
 def invoice(session: Session, customer_id: int, amount: str, *, days_past_due: int, currency: str = "PHP") -> int:
-    return make_invoice(session, customer_id, amount=amount, currency=currency, due_in_days=-days_past_due,
-                        as_of=AS_OF)
+    return make_invoice(session, customer_id, amount=amount, currency=currency, due_in_days=-days_past_due, as_of=AS_OF)
 
 
 def payment(session: Session, customer_id: int, invoice_id: int, amount: Money, received_on: date) -> None:
-    ledger.record_payment(session, SYSTEM, customer_id, amount=amount, received_on=received_on,
-                          reference=f"DASH-{invoice_id}-{received_on}", invoice_ids=[invoice_id])
+    ledger.record_payment(
+        session,
+        SYSTEM,
+        customer_id,
+        amount=amount,
+        received_on=received_on,
+        reference=f"DASH-{invoice_id}-{received_on}",
+        invoice_ids=[invoice_id],
+    )
 
 
 @pytest.fixture
@@ -80,7 +86,9 @@ def test_the_aging_edges_land_in_the_right_buckets(session, book):
         "current": php("1700.00"),  # due today (0 days) and due in 5 days
         "1-30": php("600.00"),  # 1 day and 30 days past due
         "31-60": php("750.00"),  # 31 days past due, less the payment on the as-of date
-        "61-90": php("0"), "91-180": php("0"), "180+": php("0"),
+        "61-90": php("0"),
+        "91-180": php("0"),
+        "180+": php("0"),
     }
 
 
@@ -107,5 +115,4 @@ def test_customers_with_a_balance_and_with_something_overdue_are_counted(session
 
 def test_a_viewer_may_view_the_dashboard(session, book):
     viewer = make_user(session, Role.VIEWER).as_actor()
-    assert dashboard.book_summary(session, viewer, as_of=AS_OF) == dashboard.book_summary(session, SYSTEM,
-                                                                                           as_of=AS_OF)
+    assert dashboard.book_summary(session, viewer, as_of=AS_OF) == dashboard.book_summary(session, SYSTEM, as_of=AS_OF)

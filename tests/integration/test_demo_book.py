@@ -46,8 +46,9 @@ def fingerprint(session: Session) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def seed(session: Session) -> DemoResult:
-    return seed_demo(session, customer_count=25, seed=3, as_of=AS_OF,
-                     password_for=lambda username: "demo-password-" + username)
+    return seed_demo(
+        session, customer_count=25, seed=3, as_of=AS_OF, password_for=lambda username: "demo-password-" + username
+    )
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,13 @@ def test_the_same_seed_builds_the_same_book(demo):
 
 
 def test_the_result_counts_what_was_written(demo):
-    [(customers, invoices, payments)] = rows(demo, f"""
+    [(customers, invoices, payments)] = rows(
+        demo,
+        f"""
         SELECT count(DISTINCT c.id), count(DISTINCT i.id), count(DISTINCT p.id)
         FROM customers c LEFT JOIN invoices i ON i.customer_id = c.id LEFT JOIN payments p ON p.customer_id = c.id
-        WHERE {DEMO}""")
+        WHERE {DEMO}""",
+    )
     assert (customers, invoices, payments) == (25, demo.result.invoices, demo.result.payments)
 
 
@@ -99,8 +103,12 @@ def test_there_is_one_demo_user_per_role_and_each_can_sign_in(demo):
     assert {login.username: login.password for login in demo.result.logins} == {
         username: "demo-password-" + username for username, _, _ in DEMO_USERS
     }
-    stored = dict(rows(demo, "SELECT username, role FROM users WHERE active AND username IN "
-                             "('admin', 'manager', 'collector', 'viewer')"))
+    stored = dict(
+        rows(
+            demo,
+            "SELECT username, role FROM users WHERE active AND username IN ('admin', 'manager', 'collector', 'viewer')",
+        )
+    )
     assert stored == {username: role.value for username, _, role in DEMO_USERS}
 
 
@@ -117,8 +125,11 @@ def test_every_country_is_present_with_time_zones_of_that_country(demo):
 
 def test_phones_are_e164_with_the_countrys_calling_code(demo):
     calling_code = {"PH": "+63", "SG": "+65", "US": "+1"}
-    phones = rows(demo, f"""SELECT c.country, ct.phone FROM contacts ct JOIN customers c ON c.id = ct.customer_id
-                            WHERE {DEMO} AND ct.phone IS NOT NULL""")
+    phones = rows(
+        demo,
+        f"""SELECT c.country, ct.phone FROM contacts ct JOIN customers c ON c.id = ct.customer_id
+                            WHERE {DEMO} AND ct.phone IS NOT NULL""",
+    )
 
     assert len(phones) >= 25
     for country, phone in phones:
@@ -127,18 +138,24 @@ def test_phones_are_e164_with_the_countrys_calling_code(demo):
 
 
 def test_invoices_are_in_the_currency_of_their_customers_country(demo):
-    currencies = rows(demo, f"""SELECT c.country, array_agg(DISTINCT i.currency)
+    currencies = rows(
+        demo,
+        f"""SELECT c.country, array_agg(DISTINCT i.currency)
                                 FROM invoices i JOIN customers c ON c.id = i.customer_id
-                                WHERE {DEMO} GROUP BY c.country""")
+                                WHERE {DEMO} GROUP BY c.country""",
+    )
     assert dict(currencies) == {"PH": ["PHP"], "SG": ["SGD"], "US": ["USD"]}
 
 
 def test_there_are_full_and_partial_payments(demo):
-    [(full, partial)] = rows(demo, f"""
+    [(full, partial)] = rows(
+        demo,
+        f"""
         SELECT count(*) FILTER (WHERE paid = i.amount), count(*) FILTER (WHERE paid < i.amount)
         FROM invoices i JOIN customers c ON c.id = i.customer_id
         JOIN (SELECT invoice_id, sum(amount) AS paid FROM allocations GROUP BY invoice_id) a ON a.invoice_id = i.id
-        WHERE {DEMO}""")
+        WHERE {DEMO}""",
+    )
     assert full > 0
     assert partial > 0
 

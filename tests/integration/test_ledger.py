@@ -28,8 +28,9 @@ def status(session: Session, invoice_id: int) -> str:
 
 
 def pay(session: Session, customer_id: int, amount: Money, reference: str, **kwargs) -> ledger.PaymentResult:
-    return ledger.record_payment(session, SYSTEM, customer_id, amount=amount, received_on=AS_OF,
-                                 reference=reference, **kwargs)
+    return ledger.record_payment(
+        session, SYSTEM, customer_id, amount=amount, received_on=AS_OF, reference=reference, **kwargs
+    )
 
 
 # Allocation
@@ -104,8 +105,15 @@ def test_a_payment_already_recorded_from_the_same_source_is_refused(session):
 def test_an_invoice_due_before_it_was_issued_is_refused(session):
     customer = make_customer(session)
     with pytest.raises(ValidationError, match="before the issue date"):
-        ledger.create_invoice(session, SYSTEM, customer, number="INV-BACKWARDS", issue_date=AS_OF,
-                              due_date=AS_OF - timedelta(days=1), amount=php("10.00"))
+        ledger.create_invoice(
+            session,
+            SYSTEM,
+            customer,
+            number="INV-BACKWARDS",
+            issue_date=AS_OF,
+            due_date=AS_OF - timedelta(days=1),
+            amount=php("10.00"),
+        )
 
 
 def test_an_invoice_number_is_unique_per_customer_only(session):
@@ -148,8 +156,7 @@ def test_opening_a_dispute_flags_the_invoice_and_puts_it_on_the_timeline(session
     ],
     ids=["collector-own", "collector-someone-elses", "manager-any", "viewer", "admin"],
 )
-def test_collectors_log_activities_on_their_own_accounts_and_managers_on_any(session, role, assigned_to_them,
-                                                                             allowed):
+def test_collectors_log_activities_on_their_own_accounts_and_managers_on_any(session, role, assigned_to_them, allowed):
     user = make_user(session, role)
     owner = user if assigned_to_them else make_user(session, Role.COLLECTOR)
     customer = make_customer(session, collector_id=owner.id)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core import db
 from core.money import Money
 from core.roles import Role
-from core.services import ledger
+from core.services import ledger, users
 from tests.factories import PASSWORD, SYSTEM, make_customer, make_invoice, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +44,16 @@ def signed_in(username: str, page: str | None = None) -> AppTest:
 
 
 def commit_staff(prefix: str) -> dict[Role, str]:
-    """One committed user per role, named f"{prefix}_{role}"; password tests.factories.PASSWORD."""
+    """One committed user per role, named f"{prefix}_{role}"; password tests.factories.PASSWORD.
+    Reuses users already there, so a module fixture set up twice (pytest may reorder) still works."""
+    names: dict[Role, str] = {}
     with db.transaction() as session:
-        return {role: make_user(session, role, username=f"{prefix}_{role.value}").username for role in Role}
+        for role in Role:
+            username = f"{prefix}_{role.value}"
+            if users.find_active_user(session, username) is None:
+                make_user(session, role, username=username)
+            names[role] = username
+    return names
 
 
 def commit_book(prefix: str, *, as_of: date | None = None) -> None:

@@ -28,30 +28,30 @@ def test_signed_out_home_shows_the_sign_in_form_and_no_metrics(database):
     assert "sign_out" not in {button.key for button in at.button}
 
 
-@pytest.mark.parametrize("page", sorted(PAGE_PATHS))
-def test_a_page_run_directly_while_signed_out_shows_only_the_sign_in_form(database, page):
-    at = app(PAGE_PATHS[page]).run()
+@pytest.mark.parametrize("page_key", sorted(PAGE_PATHS))
+def test_a_page_run_directly_while_signed_out_shows_only_the_sign_in_form(database, page_key):
+    at = app(PAGE_PATHS[page_key]).run()
 
     assert not at.exception
     assert shows_sign_in_form(at)
     assert not at.metric
     assert not at.dataframe
-    assert TITLES[page] not in texts(at.title)
+    assert TITLES[page_key] not in texts(at.title)
 
 
-@pytest.mark.parametrize("page", sorted(PAGE_PATHS))
+@pytest.mark.parametrize("page_key", sorted(PAGE_PATHS))
 @pytest.mark.parametrize("role", list(Role), ids=str)
-def test_every_page_renders_for_every_role(staff, role, page):
-    at = signed_in(staff[role], page)
+def test_every_page_renders_for_every_role(staff, role, page_key):
+    at = signed_in(staff[role], page_key)
 
     assert not at.exception
     assert not shows_sign_in_form(at)
-    if role in BY_KEY[page].roles:
-        assert TITLES[page] in texts(at.title)
+    if role in BY_KEY[page_key].roles:
+        assert TITLES[page_key] in texts(at.title)
         assert not at.error
     else:
-        assert texts(at.error) == [f"Your role ({role.value}) cannot open {TITLES[page]}."]
-        assert TITLES[page] not in texts(at.title)
+        assert texts(at.error) == [f"Your role ({role.value}) cannot open {TITLES[page_key]}."]
+        assert TITLES[page_key] not in texts(at.title)
         assert not at.dataframe
         assert not at.metric
 
