@@ -260,34 +260,19 @@ def _seed_customer(
         ids.append((invoice_id, due, amount))
         invoice_id_to_number[invoice_id] = number + 1
     for invoice_id, due, amount in sorted(ids, key=lambda item: item[1]):
+        reference = f"DEMO-{market.country}-{index:04d}-{invoice_id_to_number[invoice_id]}"
         settled_on = due + timedelta(days=lateness + rng.randint(-5, 20))
-        if never_pays or settled_on >= as_of or rng.random() < 0.15:
-            if rng.random() < 0.2 and due < as_of:  # a partial payment on an open invoice
-                part = Money((amount.amount * Decimal(rng.choice(("0.25", "0.4", "0.5")))), amount.currency)
-                paid_on = min(as_of - timedelta(days=1), due + timedelta(days=rng.randint(1, 30)))
-                ledger.record_payment(
-                    session,
-                    system,
-                    customer_id,
-                    amount=part,
-                    received_on=paid_on,
-                    reference=f"DEMO-{market.country}-{index:04d}-{invoice_id_to_number[invoice_id]}-P",
-                    method=_method(market, rng),
-                    source="demo",
-                    invoice_ids=[invoice_id],
-                )
-                made_payments += 1
+        if not (never_pays or settled_on >= as_of or rng.random() < 0.15):
+            paid, paid_on = amount, settled_on
+        elif rng.random() < 0.2 and due < as_of:  # a partial payment on an open invoice
+            paid = Money(amount.amount * Decimal(rng.choice(("0.25", "0.4", "0.5"))), amount.currency)
+            paid_on = min(as_of - timedelta(days=1), due + timedelta(days=rng.randint(1, 30)))
+            reference += "-P"
+        else:
             continue
         ledger.record_payment(
-            session,
-            system,
-            customer_id,
-            amount=amount,
-            received_on=settled_on,
-            reference=f"DEMO-{market.country}-{index:04d}-{invoice_id_to_number[invoice_id]}",
-            method=_method(market, rng),
-            source="demo",
-            invoice_ids=[invoice_id],
+            session, system, customer_id, amount=paid, received_on=paid_on, reference=reference,
+            method=_method(market, rng), source="demo", invoice_ids=[invoice_id],
         )
         made_payments += 1
 
