@@ -65,7 +65,11 @@ with users_tab:
         target = by_name[chosen]
         role_col, active_col, password_col = st.columns(3)
         with role_col:
-            new_role = st.selectbox("Role", ROLES, index=ROLES.index(target.role.value), key="admin_role_pick")
+            # Keyed per user: a keyed selectbox keeps its value when `index` changes, so one
+            # shared box would show, and apply, the previously picked user's role.
+            new_role = st.selectbox(
+                "Role", ROLES, index=ROLES.index(target.role.value), key=f"admin_role_pick_{target.id}"
+            )
             if st.button("Change role", key="admin_change_role"):
                 run(
                     lambda s: users.change_role(s, actor, target.id, new_role),

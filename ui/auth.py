@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit.errors import StreamlitPageNotFoundError
 from streamlit_authenticator.utilities import LoginError
 
 from core import db
@@ -97,7 +98,10 @@ def _menu(user: UserView) -> None:
         st.markdown(f"**{user.name}**")
         st.caption(user.role.value.title())
         for page in nav.pages_for(user.role):
-            st.page_link(page.path, label=page.title, icon=page.icon)
+            try:
+                st.page_link(page.path, label=page.title, icon=page.icon)
+            except StreamlitPageNotFoundError:  # a page script run on its own, not through Home.py
+                break
         st.button("Sign out", key="sign_out", on_click=_request_sign_out, use_container_width=True)
 
 

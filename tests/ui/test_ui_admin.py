@@ -100,8 +100,8 @@ def test_an_admin_changes_a_users_role(admin):
     at = signed_in(admin, "admin")
 
     picker = at.selectbox(key="admin_user_pick")
-    picker.select(option_for(picker.options, target.username))
-    at.selectbox(key="admin_role_pick").select("manager")
+    at = picker.select(option_for(picker.options, target.username)).run()
+    at.selectbox(key=f"admin_role_pick_{target.id}").select("manager")
     at = at.button(key="admin_change_role").click().run()
 
     assert not at.exception
@@ -112,14 +112,8 @@ def test_an_admin_changes_a_users_role(admin):
     assert table.loc[table["Username"] == target.username, "Role"].tolist() == ["manager"]
 
 
-STALE_ROLE_PICK = (
-    "pages/admin.py bug: the keyed selectbox admin_role_pick keeps its session-state value when another "
-    "user is picked (with a key, Streamlit ignores the changed index=), so it shows, and Change role "
-    "applies, the role chosen for the previously picked user"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_ROLE_PICK)
 def test_picking_a_user_shows_their_current_role(admin):
     viewer = committed_user(Role.VIEWER, "ui_adm_pick_viewer")
     collector = committed_user(Role.COLLECTOR, "ui_adm_pick_collector")
@@ -127,21 +121,20 @@ def test_picking_a_user_shows_their_current_role(admin):
     picker = at.selectbox(key="admin_user_pick")
 
     at = picker.select(option_for(picker.options, viewer.username)).run()
-    assert at.selectbox(key="admin_role_pick").value == "viewer"
+    assert at.selectbox(key=f"admin_role_pick_{viewer.id}").value == "viewer"
 
     picker = at.selectbox(key="admin_user_pick")
     at = picker.select(option_for(picker.options, collector.username)).run()
-    assert at.selectbox(key="admin_role_pick").value == "collector"
+    assert at.selectbox(key=f"admin_role_pick_{collector.id}").value == "collector"
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_ROLE_PICK)
 def test_change_role_right_after_picking_a_user_does_not_apply_the_previous_users_role(admin):
     promoted = committed_user(Role.COLLECTOR, "ui_adm_first")
     untouched = committed_user(Role.VIEWER, "ui_adm_second")
     at = signed_in(admin, "admin")
     picker = at.selectbox(key="admin_user_pick")
-    picker.select(option_for(picker.options, promoted.username))
-    at.selectbox(key="admin_role_pick").select("manager")
+    at = picker.select(option_for(picker.options, promoted.username)).run()
+    at.selectbox(key=f"admin_role_pick_{promoted.id}").select("manager")
     at = at.button(key="admin_change_role").click().run()
     assert texts(at.success) == ["ui_adm_first is now manager."]
 
@@ -150,7 +143,7 @@ def test_change_role_right_after_picking_a_user_does_not_apply_the_previous_user
     at = at.button(key="admin_change_role").click().run()  # the admin did not touch the role box
 
     after = find(untouched.username)
-    assert after is not None and after.role is Role.VIEWER  # actually promoted to manager
+    assert after is not None and after.role is Role.VIEWER
     assert texts(at.error) == ["ui_adm_second already has the role viewer."]
 
 
