@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 import streamlit_authenticator as stauth
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.errors import StreamlitPageNotFoundError
 from streamlit_authenticator.utilities import LoginError
 
@@ -63,8 +64,7 @@ def _restore(authenticator: stauth.Authenticate) -> UserView | None:
     return user
 
 
-def _sign_in_form(authenticator: stauth.Authenticate) -> UserView:
-    placeholder = st.empty()
+def _sign_in_form(authenticator: stauth.Authenticate, placeholder: DeltaGenerator) -> UserView:
     with placeholder.container():
         st.title("Recoup")
         st.caption("The collections desk. Sign in to continue.")
@@ -111,8 +111,11 @@ def require_page(page_key: str) -> UserView:
     if st.session_state.pop(_SIGN_OUT, False) and st.session_state.get("authentication_status"):
         authenticator.logout(location="unrendered")
         st.info("You are signed out.")
+    # The form's slot is drawn on every run, signed in or not, so the page below it keeps its
+    # place: otherwise the run after sign-in briefly shows stale copies of the page's elements.
+    slot = st.empty()
     try:
-        user = _restore(authenticator) or _sign_in_form(authenticator)
+        user = _restore(authenticator) or _sign_in_form(authenticator, slot)
     except RecoupError as error:
         st.error(str(error))
         st.stop()

@@ -19,13 +19,14 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def wait_for_session_cookie(page: Page) -> None:
-    """The sign-in cookie is written by a component after the run; wait until it lands."""
+def wait_for_session_cookie(page: Page, *, present: bool = True) -> None:
+    """The sign-in cookie is written (and deleted) by a component in the browser after the
+    run; wait until that has happened."""
     for _ in range(100):
-        if any(c["name"] == "recoup_session" for c in page.context.cookies()):
+        if any(c["name"] == "recoup_session" for c in page.context.cookies()) == present:
             return
         page.wait_for_timeout(100)
-    raise AssertionError("the sign-in cookie was never written")
+    raise AssertionError(f"the sign-in cookie was never {'written' if present else 'deleted'}")
 
 
 @pytest.mark.parametrize(
@@ -89,5 +90,6 @@ def test_sign_out_returns_to_sign_in(app_server: AppServer, page: Page):
     wait_for_session_cookie(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    wait_for_session_cookie(page, present=False)
     page.reload()  # the cookie is gone too: a reload does not sign back in
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
