@@ -89,6 +89,7 @@ class User(Timestamped, Base):
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
     last_failed_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lockout_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 

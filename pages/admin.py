@@ -49,6 +49,7 @@ with users_tab:
                     "Role": u.role.value,
                     "Active": u.active,
                     "Failed sign-ins": u.failed_logins,
+                    "Locked until": fmt.when(u.locked_until) if u.locked_until else "",
                     "Last sign-in": fmt.when(u.last_login_at),
                 }
                 for u in people
@@ -83,6 +84,10 @@ with users_tab:
                     lambda s: users.set_active(s, actor, target.id, active=not target.active),
                     lambda u: f"{u.username} is {'active' if u.active else 'deactivated'}.",
                 )
+            if target.locked_until:
+                st.caption(f"Locked out until {fmt.when(target.locked_until)} after failed sign-ins.")
+                if st.button("Unlock", key="admin_unlock"):
+                    run(lambda s: users.unlock(s, actor, target.id), lambda u: f"{u.username} can sign in again.")
         with password_col, st.form("admin_reset_password", clear_on_submit=True):
             new_password = st.text_input("New password", type="password", key="admin_new_password")
             if st.form_submit_button("Reset password", key="admin_reset_submit"):

@@ -8,21 +8,15 @@ from datetime import UTC, datetime
 from functools import cache
 from math import ceil
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
 from core.models import LoginAttempt, User
 from core.roles import Actor, Role
-from core.security import (
-    LOCKOUT_DURATION,
-    LOCKOUT_WINDOW,
-    MAX_PASSWORD_BYTES,
-    hash_password,
-    locked_until,
-    verify_password,
-)
+from core.security import MAX_PASSWORD_BYTES, hash_password, verify_password
 from core.services import audit
+from core.services.lockout import sign_in_locked_until
 from core.services.users import UserView, _view, normalize_username
 
 WRONG = "Username or password is incorrect."
@@ -52,21 +46,6 @@ class Credential:
     role: Role
 
 
-def _failures_since_last_success(session: Session, username: str, now: datetime) -> list[datetime]:
-    horizon = now - LOCKOUT_WINDOW - LOCKOUT_DURATION
-    last_success = session.scalar(
-        select(func.max(LoginAttempt.at)).where(LoginAttempt.username == username, LoginAttempt.succeeded)
-    )
-    since = max(horizon, last_success) if last_success else horizon
-    return list(
-        session.scalars(
-            select(LoginAttempt.at).where(
-                LoginAttempt.username == username, ~LoginAttempt.succeeded, LoginAttempt.at > since
-            )
-        )
-    )
-
-
 def _locked_message(until: datetime, now: datetime) -> str:
     minutes = max(1, ceil((until - now).total_seconds() / 60))
     return f"Too many failed sign-ins. Sign-in is locked for {minutes} more minute{'s' if minutes != 1 else ''}."
@@ -82,7 +61,7 @@ def sign_in(session: Session, username: str, password: str, *, now: datetime | N
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise ValidationError(f"Passwords are at most {MAX_PASSWORD_BYTES} bytes; this one is longer.")
     actor = Actor(username=name[:64], role=Role.VIEWER)
-    until = locked_until(_failures_since_last_success(session, name, now), now)
+    until = sign_in_locked_until(session, name, now)
     if until is not None:
         audit.record(session, actor, "user.sign_in_locked", "user", after={"locked_until": until.isoformat()})
         return SignInOutcome(None, _locked_message(until, now))
@@ -102,7 +81,7 @@ def sign_in(session: Session, username: str, password: str, *, now: datetime | N
         user.last_failed_login_at = now
     audit.record(session, actor, "user.sign_in_failed", "user", user.id if user else None)
     session.flush()
-    until = locked_until(_failures_since_last_success(session, name, now), now)
+    until = sign_in_locked_until(session, name, now)
     return SignInOutcome(None, _locked_message(until, now) if until else WRONG)
 
 

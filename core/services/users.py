@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from core.models import User
 from core.roles import Actor, Permission, Role
 from core.security import hash_password
 from core.services import audit
+from core.services.lockout import sign_in_locked_until
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _USER_FIELDS_HIDDEN = ("created_at", "updated_at", "password_hash")
@@ -30,6 +31,7 @@ class UserView:
     active: bool
     failed_logins: int
     last_login_at: datetime | None
+    locked_until: datetime | None = None  # filled in by list_users only
 
     def as_actor(self) -> Actor:
         return Actor(username=self.username, role=self.role, user_id=self.id, name=self.name)
@@ -143,21 +145,44 @@ def set_active(session: Session, actor: Actor, user_id: int, *, active: bool) ->
 
 
 def reset_password(session: Session, actor: Actor, user_id: int, password: str) -> UserView:
-    """Set a new password; also clears the failed-login counter."""
+    """Set a new password; also lifts a sign-in lockout."""
     audit.require(actor, Permission.MANAGE_USERS, "user.reset_password", "user", user_id)
     user = _get(session, user_id)
     before = _snapshot(user)
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.version += 1
+    _clear_lockout(user)
     session.flush()
     audit.record(session, actor, "user.reset_password", "user", user.id, before=before, after=_snapshot(user))
     return _view(user)
 
 
+def unlock(session: Session, actor: Actor, user_id: int) -> UserView:
+    """Lift a sign-in lockout before its 15 minutes are up."""
+    audit.require(actor, Permission.MANAGE_USERS, "user.unlock", "user", user_id)
+    user = _get(session, user_id)
+    if sign_in_locked_until(session, user.username, datetime.now(UTC)) is None:
+        raise ValidationError(f"{user.username} is not locked out.")
+    before = _snapshot(user)
+    _clear_lockout(user)
+    session.flush()
+    audit.record(session, actor, "user.unlock", "user", user.id, before=before, after=_snapshot(user))
+    return _view(user)
+
+
+def _clear_lockout(user: User) -> None:
+    user.failed_logins = 0
+    user.lockout_cleared_at = datetime.now(UTC)
+    user.version += 1
+
+
 def list_users(session: Session, actor: Actor) -> list[UserView]:
+    """Everyone, active first, each with their lockout if they have one."""
     audit.require(actor, Permission.MANAGE_USERS, "user.list", "user")
-    return [_view(u) for u in session.scalars(select(User).order_by(User.active.desc(), User.username))]
+    now = datetime.now(UTC)
+    return [
+        replace(_view(u), locked_until=sign_in_locked_until(session, u.username, now))
+        for u in session.scalars(select(User).order_by(User.active.desc(), User.username))
+    ]
 
 
 def list_collectors(session: Session) -> list[UserView]:

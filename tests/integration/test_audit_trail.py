@@ -44,6 +44,13 @@ class Desk:
         return make_user(self.session, Role.VIEWER)
 
     @cached_property
+    def locked_viewer(self) -> UserView:
+        """`viewer`, locked out by five wrong passwords just now."""
+        for _ in range(5):
+            signin.sign_in(self.session, self.viewer.username, "not-the-password")
+        return self.viewer
+
+    @cached_property
     def customer_id(self) -> int:
         """Assigned to `collector`."""
         return make_customer(self.session, collector_id=self.collector.id)
@@ -97,6 +104,10 @@ def set_active(s: Session, d: Desk) -> object:
 
 def reset_password(s: Session, d: Desk) -> object:
     return users.reset_password(s, d.admin.as_actor(), d.viewer.id, "another-good-password").id
+
+
+def unlock(s: Session, d: Desk) -> object:
+    return users.unlock(s, d.admin.as_actor(), d.locked_viewer.id).id
 
 
 def create_customer(s: Session, d: Desk) -> object:
@@ -159,6 +170,7 @@ WRITES = [
     pytest.param("admin", ("viewer",), change_role, "user.change_role", "user", id="users.change_role"),
     pytest.param("admin", ("viewer",), set_active, "user.deactivate", "user", id="users.set_active"),
     pytest.param("admin", ("viewer",), reset_password, "user.reset_password", "user", id="users.reset_password"),
+    pytest.param("admin", ("locked_viewer",), unlock, "user.unlock", "user", id="users.unlock"),
     pytest.param("manager", (), create_customer, "customer.create", "customer", id="customers.create_customer"),
     pytest.param("manager", ("customer_id",), add_contact, "contact.create", "contact", id="customers.add_contact"),
     pytest.param("manager", ("customer_id",), set_flags, "customer.set_flags", "customer", id="customers.set_flags"),

@@ -229,3 +229,38 @@ def test_find_active_user_and_credentials_leave_out_inactive_users(session):
     names = {credential.username for credential in signin.credentials(session)}
     assert active.username in names
     assert leaving.username not in names
+
+
+def lock_out_now(session: Session, username: str) -> datetime:
+    now = datetime.now(UTC)
+    for n in range(5):
+        signin.sign_in(session, username, "not-the-password", now=now - timedelta(minutes=5 - n))
+    return now
+
+
+def test_an_admin_unlocks_a_locked_out_user(session):
+    user = make_user(session, Role.COLLECTOR)
+    now = lock_out_now(session, user.username)
+    [listed] = [u for u in users.list_users(session, SYSTEM) if u.id == user.id]
+    assert listed.locked_until is not None and listed.locked_until > now
+
+    users.unlock(session, SYSTEM, user.id)
+
+    outcome = signin.sign_in(session, user.username, PASSWORD, now=datetime.now(UTC))
+    assert (outcome.refusal, outcome.user.id) == (None, user.id)
+
+
+def test_resetting_a_password_lifts_the_lockout(session):
+    user = make_user(session, Role.COLLECTOR)
+    lock_out_now(session, user.username)
+
+    users.reset_password(session, SYSTEM, user.id, "a-brand-new-password")
+
+    outcome = signin.sign_in(session, user.username, "a-brand-new-password", now=datetime.now(UTC))
+    assert (outcome.refusal, outcome.user.id) == (None, user.id)
+
+
+def test_unlocking_a_user_who_is_not_locked_is_refused(session):
+    user = make_user(session, Role.COLLECTOR)
+    with pytest.raises(ValidationError, match="not locked out"):
+        users.unlock(session, SYSTEM, user.id)

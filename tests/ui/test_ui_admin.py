@@ -6,7 +6,7 @@ import pytest
 
 from core import db
 from core.roles import Role
-from core.services import users
+from core.services import signin, users
 from core.services.users import UserView
 from tests.factories import PASSWORD, make_user
 from tests.ui.helpers import app, audit_table, commit_staff, option_for, sign_in, signed_in, texts, users_table
@@ -171,3 +171,21 @@ def test_filtering_the_audit_log_by_who_shows_only_that_actor(admin):
 
     table = audit_table(at)
     assert set(table["Who"]) == {"system:tests"}
+
+
+def test_an_admin_sees_a_lockout_and_lifts_it(admin):
+    locked = committed_user(Role.COLLECTOR, "ui_adm_locked")
+    with db.transaction() as session:
+        for _ in range(5):
+            signin.sign_in(session, locked.username, "not-the-password")
+    at = signed_in(admin, "admin")
+    assert users_table(at).set_index("Username").loc[locked.username, "Locked until"] != ""
+
+    picker = at.selectbox(key="admin_user_pick")
+    at = picker.select(option_for(picker.options, locked.username)).run()
+    at = at.button(key="admin_unlock").click().run()
+
+    assert texts(at.success) == ["ui_adm_locked can sign in again."]
+    assert users_table(at).set_index("Username").loc[locked.username, "Locked until"] == ""
+    with db.transaction() as session:
+        assert signin.sign_in(session, locked.username, PASSWORD).user is not None
