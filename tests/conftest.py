@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def database() -> Iterator[str]:
     if server_url:
         url, drop = _create_database(server_url)
     else:
-        import pgserver
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            import pgserver
 
         server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
         url, drop = _create_database(str(server.get_uri()))

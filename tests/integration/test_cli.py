@@ -1,0 +1,112 @@
+"""`python -m core`, run as a user runs it: exit codes and one-line errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from core import db
+from core.roles import Role
+from core.services import signin, users
+from tests.factories import SYSTEM
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_migrate_is_idempotent(database):
+    result = cli("migrate")
+    assert result.returncode == 0, result.stderr
+    assert "newest schema" in result.stdout
+
+
+def test_create_user_reads_the_password_from_stdin_and_the_user_can_sign_in(database):
+    result = cli(
+        "create-user",
+        "--username",
+        "Cli_Collector",
+        "--role",
+        "collector",
+        "--name",
+        "Cli Collector",
+        "--password-stdin",
+        stdin="a-long-enough-password\n",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Created collector cli_collector" in result.stdout
+    with db.transaction() as session:
+        user = users.find_active_user(session, "cli_collector")
+        assert user is not None and user.role is Role.COLLECTOR and user.name == "Cli Collector"
+        assert signin.sign_in(session, "cli_collector", "a-long-enough-password").user is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("--username", "cli_short", "--role", "viewer", "--password-stdin"), "short\n", "at least 10 characters"),
+        (("--username", "cli_long", "--role", "viewer", "--password-stdin"), "x" * 73 + "\n", "72 bytes"),
+        (("--username", "e", "--role", "viewer", "--password-stdin"), "a-long-enough-password\n", "2–64 characters"),
+    ],
+    ids=["short-password", "73-byte-password", "bad-username"],
+)
+def test_create_user_refusals_are_one_clear_line(database, args, stdin, message):
+    result = cli("create-user", *args, stdin=stdin)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_role_is_a_usage_error(database):
+    result = cli("create-user", "--username", "cli_x", "--role", "superuser", "--password-stdin", stdin="pw\n")
+    assert result.returncode == 2
+    assert "superuser" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line(database):
+    result = cli("migrate", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot reach the database:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_non_postgres_database_url_is_refused(database):
+    result = cli("migrate", env={"DATABASE_URL": "mysql://root@127.0.0.1/test"})
+    assert result.returncode == 1
+    assert "PostgreSQL only" in result.stderr
+
+
+def test_seed_demo_refuses_a_database_that_has_users(database):
+    with db.transaction() as session:
+        users.create_user(
+            session,
+            SYSTEM,
+            username="cli_existing",
+            name="Existing",
+            email="e@example.com",
+            role=Role.VIEWER,
+            password="a-long-enough-password",
+        )
+    result = cli("seed-demo")
+    assert result.returncode == 1
+    assert "already has users" in result.stderr
+
+    if_empty = cli("seed-demo", "--if-empty")
+    assert if_empty.returncode == 0
+    assert "not seeded" in if_empty.stdout
