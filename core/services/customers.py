@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.contactinfo import check_time_zone, normalize_email, normalize_phone
+from core.contactinfo import check_time_zone, mask_email, mask_phone, normalize_email, normalize_phone
 from core.errors import Conflict, NotFound, ValidationError
 from core.models import CONTACT_ROLES, CUSTOMER_KINDS, RISK_TIERS, Contact, Customer, User
 from core.money import Money
@@ -39,6 +39,39 @@ class NewContact:
     email: str | None = None
     phone: str | None = None
     consent: tuple[str, ...] = ("email", "call", "letter")
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    name: str
+    role: str
+    email: str | None
+    phone: str | None  # E.164, or masked
+    masked: bool
+    consent: tuple[str, ...]
+    opted_out: tuple[str, ...]
+
+
+def list_contacts(session: Session, actor: Actor, customer_id: int) -> list[ContactView]:
+    """A customer's contacts. Roles without SEE_CONTACT_DETAILS get emails and phones masked,
+    here in the service, so no page can forget to."""
+    audit.require(actor, Permission.VIEW_ACCOUNTS, "contact.view", "customer", customer_id)
+    masked = not actor.may(Permission.SEE_CONTACT_DETAILS)
+    rows = session.scalars(select(Contact).where(Contact.customer_id == customer_id).order_by(Contact.id))
+    return [
+        ContactView(
+            id=c.id,
+            name=c.name,
+            role=c.role,
+            email=mask_email(c.email) if masked else c.email,
+            phone=mask_phone(c.phone) if masked else c.phone,
+            masked=masked,
+            consent=tuple(ch for ch in CHANNELS if getattr(c, f"consent_{ch}")),
+            opted_out=tuple(ch for ch in CHANNELS if getattr(c, f"opted_out_{ch}")),
+        )
+        for c in rows
+    ]
 
 
 def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
