@@ -216,6 +216,9 @@ def _seed_customer(
             credit_limit=Money(market.amount_range[1] * rng.choice((1, 2, 4)), market.currency) if is_company else None,
         ),
     )
+    # Held while this customer is seeded: the session's identity map is weak, and every
+    # service below looks the customer up; holding it saves a query per invoice and payment.
+    _held = customers.get_customer_row(session, customer_id)
     customers.add_contact(
         session,
         system,
