@@ -102,7 +102,7 @@ def _menu(user: UserView) -> None:
                 st.page_link(page.path, label=page.title, icon=page.icon)
             except StreamlitPageNotFoundError:  # a page script run on its own, not through Home.py
                 break
-        st.button("Sign out", key="sign_out", on_click=_request_sign_out, use_container_width=True)
+        st.button("Sign out", key="sign_out", on_click=_request_sign_out, width="stretch")
 
 
 def require_page(page_key: str) -> UserView:
