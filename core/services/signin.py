@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import cache
 from math import ceil
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -20,6 +20,7 @@ from core.services.lockout import sign_in_locked_until
 from core.services.users import UserView, _view, normalize_username
 
 WRONG = "Username or password is incorrect."
+ANONYMOUS = "anonymous"
 
 
 @cache
@@ -60,13 +61,23 @@ def sign_in(session: Session, username: str, password: str, *, now: datetime | N
         return SignInOutcome(None, "Enter your username and password.")
     if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise ValidationError(f"Passwords are at most {MAX_PASSWORD_BYTES} bytes; this one is longer.")
-    actor = Actor(username=name[:64], role=Role.VIEWER)
+    # One attempt per name at a time, so parallel guesses cannot all slip in before the lock.
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
+    user = session.scalar(select(User).where(User.username == name).with_for_update())
+    # Never the typed text as actor: it may be a password typed in the wrong box.
+    actor = Actor(username=user.username if user else ANONYMOUS, role=Role.VIEWER)
     until = sign_in_locked_until(session, name, now)
     if until is not None:
-        audit.record(session, actor, "user.sign_in_locked", "user", after={"locked_until": until.isoformat()})
+        audit.record(
+            session,
+            actor,
+            "user.sign_in_locked",
+            "user",
+            user.id if user else None,
+            after={"locked_until": until.isoformat()},
+        )
         return SignInOutcome(None, _locked_message(until, now))
 
-    user = session.scalar(select(User).where(User.username == name).with_for_update())
     password_ok = verify_password(password, user.password_hash if user else _dummy_hash())
     if user is not None and user.active and password_ok:
         session.add(LoginAttempt(username=name, at=now, succeeded=True))

@@ -212,7 +212,7 @@ def test_a_successful_sign_in_leaves_one_audit_row_naming_the_user(session, desk
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-user", "unknown-user"])
-def test_a_failed_sign_in_leaves_one_audit_row_under_the_typed_name(session, desk, known):
+def test_a_failed_sign_in_leaves_one_audit_row_never_naming_the_typed_text(session, desk, known):
     username = desk.viewer.username if known else "nobody-here"
     since = last_audit_id(session)
     outcome = signin.sign_in(session, username, "wrong-password-123")
@@ -221,7 +221,8 @@ def test_a_failed_sign_in_leaves_one_audit_row_under_the_typed_name(session, des
     [row] = audit_rows_since(session, since)
     assert (row.action, row.entity_type) == ("user.sign_in_failed", "user")
     assert row.entity_id == (str(desk.viewer.id) if known else None)
-    assert (row.actor, row.actor_id) == (username, None)
+    assert (row.actor, row.actor_id) == (username if known else "anonymous", None)
+    assert "nobody-here" not in str(row.after)
 
 
 # Refusals: the unit of work rolls the action back, then records the refusal on its own.

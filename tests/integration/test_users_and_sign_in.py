@@ -264,3 +264,33 @@ def test_unlocking_a_user_who_is_not_locked_is_refused(session):
     user = make_user(session, Role.COLLECTOR)
     with pytest.raises(ValidationError, match="not locked out"):
         users.unlock(session, SYSTEM, user.id)
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-user", "unknown-user"])
+def test_parallel_guesses_cannot_slip_past_the_lockout(database, known):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from core import db
+    from core.models import LoginAttempt
+
+    username = f"parallel_guess_{known}".lower()
+    if known:
+        with db.transaction() as s:
+            make_user(s, Role.VIEWER, username=username)
+
+    def guess(password: str) -> str | None:
+        with db.transaction() as s:
+            return signin.sign_in(s, username, password).refusal
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        refusals = list(pool.map(guess, ["wrong-password-1"] * 16))
+
+    with db.transaction() as s:
+        recorded = s.scalar(
+            select(func.count()).where(LoginAttempt.username == username, ~LoginAttempt.succeeded)
+        )
+    assert recorded == 5  # the rest were refused as locked without being tried
+    assert sum("locked" in (r or "") for r in refusals) == 12
+    assert "locked" in guess(PASSWORD)
