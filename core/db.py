@@ -11,10 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import get_settings
-from core.errors import ConfigError, PermissionDenied
+from core.errors import ConfigError, Conflict, PermissionDenied, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ def transaction() -> Iterator[Session]:
         session.close()
         _record_refusal(denied)
         raise
+    except IntegrityError as error:  # a race past a service's own check, e.g. two equal imports
+        log.warning("integrity error, reported as a conflict: %s", error.orig)
+        raise Conflict("Someone saved a conflicting change at the same moment; nothing was saved. Try again.") from None
+    except DataError as error:  # a value a service should have refused; never a traceback
+        log.error("data error escaped validation: %s", error.orig)
+        raise ValidationError("A value is too long or out of range; nothing was saved.") from None
     finally:
         session.close()
 

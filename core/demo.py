@@ -274,8 +274,15 @@ def _seed_customer(
         else:
             continue
         ledger.record_payment(
-            session, system, customer_id, amount=paid, received_on=paid_on, reference=reference,
-            method=_method(market, rng), source="demo", invoice_ids=[invoice_id],
+            session,
+            system,
+            customer_id,
+            amount=paid,
+            received_on=paid_on,
+            reference=reference,
+            method=_method(market, rng),
+            source="demo",
+            invoice_ids=[invoice_id],
         )
         made_payments += 1
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
-from core.models import ACTIVITY_KINDS, CALL_OUTCOMES, CHANNELS, DIRECTIONS, Activity
+from core.models import ACTIVITY_KINDS, CALL_OUTCOMES, CHANNELS, DIRECTIONS, Activity, Contact, Invoice
 from core.roles import Actor
 from core.services import audit
 from core.services.customers import get_customer_row, require_work
@@ -41,6 +41,16 @@ class TimelineEntry:
     actor: str
 
 
+def _check_belongs(
+    session: Session, model: type[Invoice] | type[Contact], row_id: int | None, customer_id: int, what: str
+) -> None:
+    if row_id is None:
+        return
+    owner = session.scalar(select(model.customer_id).where(model.id == row_id))
+    if owner != customer_id:
+        raise ValidationError(f"That {what} does not belong to this customer.")
+
+
 def _check(value: str | None, allowed: tuple[str, ...], what: str) -> None:
     if value is not None and value not in allowed:
         raise ValidationError(f"{value!r} is not a valid {what}: choose one of {', '.join(allowed)}.")
@@ -63,6 +73,8 @@ def add_to_timeline(session: Session, actor: Actor, customer_id: int, new: NewAc
     _check(new.outcome, CALL_OUTCOMES, "call outcome")
     if new.outcome and new.kind != "call":
         raise ValidationError("Only calls have an outcome.")
+    _check_belongs(session, Invoice, new.invoice_id, customer_id, "invoice")
+    _check_belongs(session, Contact, new.contact_id, customer_id, "contact")
     activity = Activity(
         customer_id=customer_id,
         invoice_id=new.invoice_id,

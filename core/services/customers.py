@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.contactinfo import check_time_zone, mask_email, mask_phone, normalize_email, normalize_phone
 from core.errors import Conflict, NotFound, ValidationError
+from core.fields import optional_text, required_text
 from core.models import CONTACT_ROLES, CUSTOMER_KINDS, RISK_TIERS, Contact, Customer, User
 from core.money import Money
 from core.roles import Actor, Permission, Role
@@ -101,9 +102,8 @@ def require_work(session: Session, actor: Actor, customer: Customer, action: str
 
 def create_customer(session: Session, actor: Actor, new: NewCustomer) -> int:
     audit.require(actor, Permission.MANAGE_ACCOUNTS, "customer.create", "customer")
-    ref = new.external_ref.strip()
-    if not ref or not new.name.strip():
-        raise ValidationError("A customer needs an external reference and a name.")
+    ref = required_text(new.external_ref, Customer.external_ref, "External ref")
+    name = required_text(new.name, Customer.name, "Customer name")
     if session.scalar(select(Customer.id).where(Customer.external_ref == ref)) is not None:
         raise Conflict(f"A customer with external ref {ref!r} already exists.")
     country = new.country.strip().upper()
@@ -113,12 +113,12 @@ def create_customer(session: Session, actor: Actor, new: NewCustomer) -> int:
         _check_collector(session, new.collector_id)
     customer = Customer(
         external_ref=ref,
-        name=new.name.strip(),
+        name=name,
         kind=_choice(new.kind, CUSTOMER_KINDS, "customer kind"),
         country=country,
         time_zone=check_time_zone(new.time_zone),
-        language=new.language,
-        segment=new.segment,
+        language=required_text(new.language, Customer.language, "Language"),
+        segment=optional_text(new.segment, Customer.segment, "Segment"),
         risk_tier=_choice(new.risk_tier, RISK_TIERS, "risk tier"),
         collector_id=new.collector_id,
         credit_limit=new.credit_limit.amount if new.credit_limit else None,
@@ -147,9 +147,9 @@ def add_contact(session: Session, actor: Actor, customer_id: int, new: NewContac
         raise ValidationError(f"Unknown channel(s) {', '.join(sorted(unknown))}: use {', '.join(CHANNELS)}.")
     contact = Contact(
         customer_id=customer.id,
-        name=new.name.strip(),
+        name=required_text(new.name, Contact.name, "Contact name"),
         role=_choice(new.role, CONTACT_ROLES, "contact role"),
-        email=normalize_email(new.email) if new.email else None,
+        email=optional_text(normalize_email(new.email), Contact.email, "Email") if new.email else None,
         phone=normalize_phone(new.phone, customer.country) if new.phone else None,
         **{f"consent_{channel}": channel in new.consent for channel in CHANNELS},
         **{f"opted_out_{channel}": False for channel in CHANNELS},

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, PaymentExceedsBalance, ValidationError
+from core.fields import required_text
 from core.models import PAYMENT_METHODS, Allocation, Invoice, Payment
 from core.money import Money
 from core.roles import Actor, Permission
@@ -44,9 +45,8 @@ def create_invoice(
 ) -> int:
     audit.require(actor, Permission.MANAGE_ACCOUNTS, "invoice.create", "customer", customer_id)
     get_customer_row(session, customer_id)
-    number = number.strip()
-    if not number:
-        raise ValidationError("An invoice needs a number.")
+    number = required_text(number, Invoice.number, "Invoice number")
+    source = required_text(source, Invoice.source, "Source")
     if amount.amount <= 0:
         raise ValidationError(f"Invoice {number}: the amount must be more than zero.")
     if due_date < issue_date:
@@ -96,11 +96,12 @@ def record_payment(
     get_customer_row(session, customer_id)
     if amount.amount <= 0:
         raise ValidationError("A payment must be more than zero.")
+    if received_on > date.today():
+        raise ValidationError(f"A payment cannot be received in the future ({received_on}).")
     if method not in PAYMENT_METHODS:
         raise ValidationError(f"{method!r} is not a payment method: use one of {', '.join(PAYMENT_METHODS)}.")
-    reference = reference.strip()
-    if not reference:
-        raise ValidationError("A payment needs a reference (bank reference, receipt or cheque number).")
+    reference = required_text(reference, Payment.reference, "Payment reference (bank reference, receipt or cheque no.)")
+    source = required_text(source, Payment.source, "Source")
     duplicate = select(Payment.id).where(Payment.source == source, Payment.reference == reference)
     if session.scalar(duplicate) is not None:
         raise Conflict(f"A payment with reference {reference!r} from {source} is already recorded.")

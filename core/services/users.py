@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.contactinfo import normalize_email
 from core.errors import Conflict, NotFound, ValidationError
+from core.fields import required_text
 from core.models import User
 from core.roles import Actor, Permission, Role
 from core.security import hash_password
@@ -75,7 +76,9 @@ def _get(session: Session, user_id: int) -> User:
 
 def _keep_an_admin(session: Session, user: User) -> None:
     """Refuse a change that would leave nobody able to manage users."""
-    others = session.scalar(select(func.count()).where(User.role == Role.ADMIN, User.active, User.id != user.id))
+    # Lock every active admin, so two admins demoting each other at once cannot both pass.
+    admins = session.scalars(select(User.id).where(User.role == Role.ADMIN, User.active).with_for_update()).all()
+    others = [admin for admin in admins if admin != user.id]
     if user.role == Role.ADMIN and user.active and not others:
         raise ValidationError("This is the last active admin; make another admin first.")
 
@@ -90,14 +93,12 @@ def create_user(
             "Usernames are 2–64 characters: lowercase letters, digits, dot, dash or underscore,"
             " starting with a letter or digit."
         )
-    if not name.strip():
-        raise ValidationError("A user needs a name.")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"The username {username!r} is taken.")
     user = User(
         username=username,
-        name=name.strip(),
-        email=normalize_email(email),
+        name=required_text(name, User.name, "Name"),
+        email=required_text(normalize_email(email), User.email, "Email"),
         role=_role(role).value,
         password_hash=hash_password(password),
         active=True,

@@ -48,7 +48,7 @@ def only_admins(session: Session, *admins: UserView) -> None:
         ({"password": "a" * 73}, "72"),
         ({"password": "é" * 37}, "72"),  # 37 characters, 74 bytes
         ({"role": "superuser"}, "Unknown role"),
-        ({"name": "   "}, "needs a name"),
+        ({"name": "   "}, "Name is required"),
     ],
     ids=[
         "too-short",
