@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from core import db, migrations
 from core.config import get_settings
@@ -116,4 +117,11 @@ def main() -> None:
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         typer.secho(f"error: cannot reach the database: {reason}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except ProgrammingError as error:
+        if isinstance(error.orig, psycopg.errors.UndefinedTable):
+            message = "the database has no Recoup tables yet; run `python -m core migrate` first."
+        else:
+            message = f"the database refused a query: {str(error.orig).strip().splitlines()[0]}"
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         sys.exit(1)

@@ -51,6 +51,16 @@ def _development_cookie_key(data_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _number(raw: str | None, name: str) -> float:
+    try:
+        number = float(raw or 0)  # a duration in days or seconds
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+    if number < 0:
+        raise ConfigError(f"{name} cannot be negative.")
+    return number
+
+
 @cache
 def get_settings() -> Settings:
     file = _secrets_file()
@@ -79,6 +89,6 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         cookie_key=cookie_key,
         cookie_name=value("RECOUP_COOKIE_NAME", "recoup_session") or "recoup_session",
-        cookie_expiry_days=float(value("RECOUP_COOKIE_EXPIRY_DAYS", "1") or 1),
-        login_sleep_seconds=float(value("RECOUP_LOGIN_SLEEP", "0.5") or 0.5),
+        cookie_expiry_days=_number(value("RECOUP_COOKIE_EXPIRY_DAYS", "1"), "RECOUP_COOKIE_EXPIRY_DAYS"),
+        login_sleep_seconds=_number(value("RECOUP_LOGIN_SLEEP", "0.5"), "RECOUP_LOGIN_SLEEP"),
     )

@@ -110,3 +110,27 @@ def test_seed_demo_refuses_a_database_that_has_users(database):
     if_empty = cli("seed-demo", "--if-empty")
     assert if_empty.returncode == 0
     assert "not seeded" in if_empty.stdout
+
+
+def test_an_unmigrated_database_says_to_migrate(database):
+    from sqlalchemy import make_url
+
+    from tests.conftest import _create_database
+
+    server = make_url(database).set(database="postgres").render_as_string(hide_password=False)
+    url, drop = _create_database(server)
+    try:
+        result = cli(
+            "create-user",
+            "--username",
+            "cli_early",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            stdin="a-long-enough-password\n",
+            env={"DATABASE_URL": url},
+        )
+    finally:
+        drop()
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: the database has no Recoup tables yet; run `python -m core migrate` first."

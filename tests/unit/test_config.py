@@ -85,3 +85,9 @@ def test_provider_database_urls_work_as_given(given, used):
 def test_other_databases_are_refused(given):
     with pytest.raises(ConfigError):
         normalize_url(given)
+
+
+def test_a_setting_that_must_be_a_number_says_so(env):
+    env.setenv("RECOUP_COOKIE_EXPIRY_DAYS", "abc")
+    with pytest.raises(ConfigError, match="RECOUP_COOKIE_EXPIRY_DAYS must be a number"):
+        config.get_settings()
