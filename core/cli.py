@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -60,8 +61,9 @@ def seed_demo(
     lines = [f"{login.role.value:<10} {login.username:<10} {login.password}" for login in result.logins]
     path = demo_logins_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:  # never world-readable
+        handle.write("\n".join(lines) + "\n")
     typer.echo(
         f"Seeded {result.customers} customers, {result.invoices} invoices, {result.payments} payments.\n"
         f"Demo sign-ins (also kept in {path}):"

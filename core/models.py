@@ -90,6 +90,8 @@ class User(Timestamped, Base):
     last_failed_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lockout_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sign-in cookies issued before this no longer open a session (set by a password reset).
+    sessions_revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 

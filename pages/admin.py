@@ -155,7 +155,7 @@ with audit_tab:
     st.dataframe(table, hide_index=True, key="audit_table")
     st.download_button(
         "Download this page as CSV",
-        table.to_csv(index=False).encode("utf-8"),
+        fmt.csv_bytes(table),
         file_name="recoup-audit.csv",
         mime="text/csv",
         key="audit_download",

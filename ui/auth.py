@@ -4,23 +4,29 @@ and the lockout, so the rules live in core and are tested without Streamlit."""
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import UTC, datetime
+from typing import Any
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from sqlalchemy.exc import OperationalError
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.errors import StreamlitPageNotFoundError
 from streamlit_authenticator.utilities import LoginError
 
 from core import db
 from core.config import get_settings
-from core.errors import RecoupError
+from core.errors import PermissionDenied, RecoupError
 from core.security import MAX_PASSWORD_BYTES
-from core.services import signin, users
+from core.services import audit, signin, users
 from core.services.users import UserView
 from ui import nav
 
 _SIGN_OUT = "_recoup_sign_out"
+log = logging.getLogger(__name__)
 
 
 def _authenticator() -> stauth.Authenticate:
@@ -29,10 +35,7 @@ def _authenticator() -> stauth.Authenticate:
     with db.transaction() as session:
         directory = signin.credentials(session)
     credentials = {
-        "usernames": {
-            c.username: {"name": c.name, "email": c.email, "password": c.password_hash, "roles": [c.role.value]}
-            for c in directory
-        }
+        "usernames": {c.username: {"name": c.name, "email": c.email, "roles": [c.role.value]} for c in directory}
     }
     return stauth.Authenticate(
         credentials,
@@ -43,28 +46,51 @@ def _authenticator() -> stauth.Authenticate:
     )
 
 
-def _restore(authenticator: stauth.Authenticate) -> UserView | None:
+def _restore(authenticator: stauth.Authenticate, cookie_slot: DeltaGenerator) -> UserView | None:
     """The user this browser session belongs to, from session state or the signed cookie."""
     username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
-    if not username:
-        token = authenticator.cookie_controller.get_cookie()
-        if token:
-            try:
-                authenticator.authentication_controller.login(token=token)
-                username = token["username"]
-            except LoginError:
+    if not username and (token := _valid_cookie(authenticator, cookie_slot)):
+        try:
+            authenticator.authentication_controller.login(token=token)
+            username = token["username"]
+        except LoginError:
+            with cookie_slot:
                 authenticator.cookie_controller.delete_cookie()
     if not username:
         return None
     with db.transaction() as session:
         user = users.find_active_user(session, username)
     if user is None:  # deactivated (or renamed) since signing in
-        authenticator.logout(location="unrendered")
+        with cookie_slot:
+            authenticator.logout(location="unrendered")
         st.warning("Your account is no longer active. Ask an admin if this is unexpected.")
     return user
 
 
-def _sign_in_form(authenticator: stauth.Authenticate, placeholder: DeltaGenerator) -> UserView:
+def _valid_cookie(authenticator: stauth.Authenticate, cookie_slot: DeltaGenerator) -> dict[str, Any] | None:
+    """The cookie's token if it is well formed, unexpired and not revoked; a bad one is deleted."""
+    try:
+        token = authenticator.cookie_controller.get_cookie()
+        if not token:
+            return None
+        issued_at = float(token["exp_date"]) - get_settings().cookie_expiry_days * 86400
+        username = str(token["username"])
+    except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):  # forged or from another version
+        with cookie_slot:
+            authenticator.cookie_controller.delete_cookie()
+        return None
+    with db.transaction() as session:
+        valid = signin.cookie_still_valid(session, username, issued_at=datetime.fromtimestamp(issued_at, UTC))
+    if not valid:
+        with cookie_slot:
+            authenticator.cookie_controller.delete_cookie()
+        return None
+    return dict(token)
+
+
+def _sign_in_form(
+    authenticator: stauth.Authenticate, placeholder: DeltaGenerator, cookie_slot: DeltaGenerator
+) -> UserView:
     with placeholder.container():
         st.title("Recoup")
         st.caption("The collections desk. Sign in to continue.")
@@ -84,7 +110,8 @@ def _sign_in_form(authenticator: stauth.Authenticate, placeholder: DeltaGenerato
             st.error(outcome.refusal)
             st.stop()
     authenticator.authentication_controller.login(token={"username": outcome.user.username})
-    authenticator.cookie_controller.set_cookie()  # no st.rerun() after this, or the cookie is lost
+    with cookie_slot:
+        authenticator.cookie_controller.set_cookie()  # no st.rerun() after this, or the cookie is lost
     placeholder.empty()
     return outcome.user
 
@@ -107,21 +134,39 @@ def _menu(user: UserView) -> None:
 
 def require_page(page_key: str) -> UserView:
     """First line of every page: sign in if needed, draw the menu, refuse other roles' pages."""
-    authenticator = _authenticator()
-    if st.session_state.pop(_SIGN_OUT, False) and st.session_state.get("authentication_status"):
-        authenticator.logout(location="unrendered")
-        st.info("You are signed out.")
-    # The form's slot is drawn on every run, signed in or not, so the page below it keeps its
-    # place: otherwise the run after sign-in briefly shows stale copies of the page's elements.
-    slot = st.empty()
     try:
-        user = _restore(authenticator) or _sign_in_form(authenticator, slot)
+        return _require_page(page_key)
+    except OperationalError:
+        log.exception("database unreachable")
+        st.error("Recoup cannot reach its database right now. Try again in a minute; if it persists, tell your admin.")
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+def _require_page(page_key: str) -> UserView:
+    authenticator = _authenticator()
+    # Two slots drawn on every run, signed in or not, so the page below keeps its place: one
+    # for the component that writes or deletes the cookie, one for the sign-in form. Without
+    # them the run after sign-in briefly shows stale duplicates of the page's elements.
+    cookie_slot, form_slot = st.empty(), st.empty()
+    if st.session_state.pop(_SIGN_OUT, False) and st.session_state.get("authentication_status"):
+        with cookie_slot:
+            authenticator.logout(location="unrendered")
+        st.info("You are signed out.")
+    try:
+        user = _restore(authenticator, cookie_slot) or _sign_in_form(authenticator, form_slot, cookie_slot)
     except RecoupError as error:
         st.error(str(error))
         st.stop()
     _menu(user)
     page = nav.BY_KEY[page_key]
     if user.role not in page.roles:
-        st.error(f"Your role ({user.role.value}) cannot open {page.title}.")
+        message = f"Your role ({user.role.value}) cannot open {page.title}."
+        try:
+            with db.transaction():  # the refusal is audited like any refused action
+                audit.deny(user.as_actor(), message, f"page.{page.key}", "page", page.key)
+        except PermissionDenied:
+            pass
+        st.error(message)
         st.stop()
     return user

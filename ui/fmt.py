@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import pandas as pd
 from babel.numbers import format_percent
 
 from core.contactinfo import format_phone, mask_email, mask_phone
@@ -23,6 +24,12 @@ def percent(share: Decimal) -> str:
 
 def when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone().strftime("%d %b %Y %H:%M")
+
+
+def csv_bytes(table: pd.DataFrame) -> bytes:
+    """CSV for download, with cells that a spreadsheet would run as a formula defused."""
+    safe = table.map(lambda v: f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v)
+    return safe.to_csv(index=False).encode("utf-8")
 
 
 def email(address: str | None, *, masked: bool) -> str:

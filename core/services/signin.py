@@ -40,10 +40,11 @@ class SignInOutcome:
 
 @dataclass(frozen=True)
 class Credential:
+    """What the sign-in widget knows of a user: no password hash, Recoup checks passwords."""
+
     username: str
     name: str
     email: str
-    password_hash: str
     role: Role
 
 
@@ -97,6 +98,13 @@ def sign_in(session: Session, username: str, password: str, *, now: datetime | N
 
 
 def credentials(session: Session) -> list[Credential]:
-    """Active users with their bcrypt hashes, for the sign-in widget's credentials dict."""
+    """Active users, for the sign-in widget's directory of who may hold a session cookie."""
     users = session.scalars(select(User).where(User.active).order_by(User.username))
-    return [Credential(u.username, u.name, u.email, u.password_hash, Role(u.role)) for u in users]
+    return [Credential(u.username, u.name, u.email, Role(u.role)) for u in users]
+
+
+def cookie_still_valid(session: Session, username: str, *, issued_at: datetime) -> bool:
+    """A sign-in cookie opens a session only for an active user whose sessions were not
+    revoked (by a password reset) after the cookie was issued."""
+    user = session.scalar(select(User).where(User.username == username, User.active))
+    return user is not None and (user.sessions_revoked_at is None or user.sessions_revoked_at < issued_at)

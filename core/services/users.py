@@ -151,6 +151,7 @@ def reset_password(session: Session, actor: Actor, user_id: int, password: str) 
     user = _get(session, user_id)
     before = _snapshot(user)
     user.password_hash = hash_password(password)
+    user.sessions_revoked_at = datetime.now(UTC)  # a browser signed in with the old password is out
     _clear_lockout(user)
     session.flush()
     audit.record(session, actor, "user.reset_password", "user", user.id, before=before, after=_snapshot(user))

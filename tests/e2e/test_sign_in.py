@@ -93,3 +93,23 @@ def test_sign_out_returns_to_sign_in(app_server: AppServer, page: Page):
     wait_for_session_cookie(page, present=False)
     page.reload()  # the cookie is gone too: a reload does not sign back in
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_a_password_reset_signs_out_browsers_holding_the_old_cookie(app_server: AppServer, page: Page):
+    from core import db
+    from core.services import users
+    from tests.factories import SYSTEM, make_user
+
+    with db.transaction() as session:
+        user = make_user(session, "viewer", username="e2e_reset_me")
+    page.goto(app_server.url)
+    sign_in(page, user.username, app_server.password)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    wait_for_session_cookie(page)
+
+    with db.transaction() as session:
+        users.reset_password(session, SYSTEM, user.id, "a-brand-new-password")
+    page.reload()
+
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)

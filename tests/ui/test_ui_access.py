@@ -61,3 +61,21 @@ def test_an_admin_sees_the_users_and_audit_tables(staff):
 
     assert staff[Role.ADMIN] in set(tables_with(at, "Username")[0]["Username"])
     assert tables_with(at, "Action")
+
+
+def test_a_refused_page_is_audited(staff):
+    from sqlalchemy import select
+
+    from core import db
+    from core.models import AuditEntry
+
+    viewer = staff[Role.VIEWER]
+    with db.transaction() as session:
+        before = session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
+
+    signed_in(viewer, "admin")
+
+    with db.transaction() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.id > before, AuditEntry.actor == viewer)).all()
+    assert [(r.action, r.entity_type, r.entity_id) for r in rows] == [("page.admin.refused", "page", "admin")]
+    assert rows[0].after == {"reason": "Your role (viewer) cannot open Admin."}

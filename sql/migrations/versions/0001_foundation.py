@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('last_failed_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lockout_cleared_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sessions_revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
