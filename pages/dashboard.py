@@ -41,7 +41,12 @@ for summary in book.currencies:
 st.subheader("Aging")
 aging = pd.DataFrame(
     [
-        {"currency": s.currency, "bucket": bucket, "open balance": float(s.by_bucket[bucket].amount)}
+        {
+            "currency": s.currency,
+            "bucket": bucket,
+            "open balance": float(s.by_bucket[bucket].amount),  # bar height only; shown via babel
+            "amount": fmt.money(s.by_bucket[bucket]),
+        }
         for s in book.currencies
         for bucket in BUCKETS
     ]
@@ -53,7 +58,7 @@ chart = (
         x=alt.X("bucket:N", sort=list(BUCKETS), title="Days past due"),
         y=alt.Y("open balance:Q", title="Open balance"),
         color=alt.Color("bucket:N", sort=list(BUCKETS), legend=None),
-        tooltip=["currency", "bucket", alt.Tooltip("open balance:Q", format=",.2f")],
+        tooltip=["currency", "bucket", "amount"],
     )
     .properties(height=220)
     .facet(column=alt.Column("currency:N", title=None))
