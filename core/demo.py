@@ -11,65 +11,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from faker import Faker
 from sqlalchemy.orm import Session
 
+from core.demo_markets import Market, People, invoice_amount, payment_method, phone, pick_market, slug
 from core.money import Money
 from core.roles import Actor, Role
 from core.services import customers, ledger, users
 from core.services.activities import NewActivity, log_activity
 from core.services.customers import NewContact, NewCustomer
-
-
-@dataclass(frozen=True)
-class Market:
-    country: str
-    share: float
-    currency: str
-    time_zones: tuple[str, ...]
-    phone_prefixes: tuple[str, ...]  # national-format starts of valid mobile numbers
-    phone_digits: int  # digits after the prefix
-    amount_range: tuple[int, int]  # typical invoice amount, whole units
-    domain: str
-    segments: tuple[str, ...]
-
-
-MARKETS = (
-    Market(
-        "PH",
-        0.45,
-        "PHP",
-        ("Asia/Manila",),
-        ("0917", "0918", "0919", "0920", "0927", "0998"),
-        7,
-        (3_000, 450_000),
-        "example.ph",
-        ("SME", "Retail", "Enterprise", "Distributor"),
-    ),
-    Market(
-        "SG",
-        0.30,
-        "SGD",
-        ("Asia/Singapore",),
-        ("8", "9"),
-        7,
-        (150, 25_000),
-        "example.sg",
-        ("SME", "Enterprise", "Government-linked"),
-    ),
-    Market(
-        "US",
-        0.25,
-        "USD",
-        ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"),
-        ("212", "312", "415", "617", "713", "303", "206"),
-        7,
-        (120, 20_000),
-        "example.com",
-        ("SMB", "Mid-market", "Enterprise", "Consumer"),
-    ),
-)
 
 DEMO_USERS = (
     ("admin", "Alex Admin", Role.ADMIN),
@@ -94,50 +43,6 @@ class DemoResult:
     payments: int
 
 
-class _People:
-    """Names and companies that sound like each market."""
-
-    def __init__(self, seed: int) -> None:
-        self.fakers = {"PH": Faker("en_PH"), "US": Faker("en_US"), "SG_zh": Faker("zh_CN"), "SG_ms": Faker("en_MS")}
-        for offset, faker in enumerate(self.fakers.values()):
-            faker.seed_instance(seed + offset)
-
-    def person(self, country: str, rng: random.Random) -> str:
-        if country == "SG":
-            if rng.random() < 0.7:
-                return str(self.fakers["SG_zh"].romanized_name()).title()
-            return str(self.fakers["SG_ms"].name())
-        return str(self.fakers[country].name())
-
-    def company(self, country: str, rng: random.Random) -> str:
-        if country == "SG":
-            surname = self.person("SG", rng).split()[-1]
-            trade = rng.choice(("Trading", "Engineering", "Logistics", "Supplies", "Holdings", "Marine"))
-            return f"{surname} {trade} Pte. Ltd."
-        return str(self.fakers[country].company())
-
-
-def _phone(market: Market, rng: random.Random) -> str:
-    while True:
-        prefix = rng.choice(market.phone_prefixes)
-        raw = prefix + "".join(str(rng.randint(0, 9)) for _ in range(market.phone_digits))
-        if market.country == "US":
-            raw = prefix + str(rng.randint(2, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(6))
-        number = phonenumbers.parse(raw, market.country)
-        if phonenumbers.is_valid_number(number):
-            return raw
-
-
-def _amount(market: Market, rng: random.Random) -> Money:
-    low, high = market.amount_range
-    whole = int(low * (high / low) ** rng.random())  # log-uniform: many small, a few large
-    return Money(Decimal(whole) + Decimal(rng.randint(0, 99)) / 100, market.currency)
-
-
-def _slug(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())[:20] or "contact"
-
-
 def seed_demo(
     session: Session,
     *,
@@ -150,7 +55,7 @@ def seed_demo(
     """Fill an empty database with the demo book. Same seed, same book (dates relative to as_of)."""
     as_of = as_of or date.today()
     rng = random.Random(seed)
-    people = _People(seed)
+    people = People(seed)
     system = Actor.system_process("seed-demo")
     password_for = password_for or (lambda _username: secrets.token_urlsafe(12))
 
@@ -172,17 +77,13 @@ def seed_demo(
 
     invoices = payments = 0
     for index in range(customer_count):
-        market = _pick_market(rng)
+        market = pick_market(rng)
         made = _seed_customer(session, system, staff, market, index, rng, people, as_of)
         invoices += made[0]
         payments += made[1]
         if progress:
             progress(1)
     return DemoResult(logins, customer_count, invoices, payments)
-
-
-def _pick_market(rng: random.Random) -> Market:
-    return rng.choices(MARKETS, weights=[m.share for m in MARKETS])[0]
 
 
 def _seed_customer(
@@ -192,7 +93,7 @@ def _seed_customer(
     market: Market,
     index: int,
     rng: random.Random,
-    people: _People,
+    people: People,
     as_of: date,
 ) -> tuple[int, int]:
     is_company = rng.random() < 0.7
@@ -226,8 +127,8 @@ def _seed_customer(
         NewContact(
             name=contact_name,
             role="billing" if is_company else "debtor",
-            email=f"{_slug(contact_name)}{index}@{market.domain}",
-            phone=_phone(market, rng),
+            email=f"{slug(contact_name)}{index}@{market.domain}",
+            phone=phone(market, rng),
             consent=("email", "call", "letter", "sms") if rng.random() < 0.6 else ("email", "call", "letter"),
         ),
     )
@@ -236,7 +137,7 @@ def _seed_customer(
             session,
             system,
             customer_id,
-            NewContact(name=people.person(market.country, rng), role="guarantor", phone=_phone(market, rng)),
+            NewContact(name=people.person(market.country, rng), role="guarantor", phone=phone(market, rng)),
         )
 
     # How this customer pays: days after due they usually settle, and how often they do not.
@@ -249,7 +150,7 @@ def _seed_customer(
     for number in range(invoice_count):
         issued = as_of - timedelta(days=rng.randint(0, 420))
         due = issued + timedelta(days=rng.choice((15, 30, 30, 45, 60)))
-        amount = _amount(market, rng)
+        amount = invoice_amount(market, rng)
         invoice_id = ledger.create_invoice(
             session,
             system,
@@ -280,7 +181,7 @@ def _seed_customer(
             amount=paid,
             received_on=paid_on,
             reference=reference,
-            method=_method(market, rng),
+            method=payment_method(market, rng),
             source="demo",
             invoice_ids=[invoice_id],
         )
@@ -288,14 +189,6 @@ def _seed_customer(
 
     _seed_timeline(session, system, collector, customer_id, ids, zone, rng, as_of)
     return invoice_count, made_payments
-
-
-def _method(market: Market, rng: random.Random) -> str:
-    if market.country == "PH":
-        return rng.choice(("bank_transfer", "e_wallet", "check", "cash"))
-    if market.country == "SG":
-        return rng.choice(("bank_transfer", "bank_transfer", "e_wallet", "check"))
-    return rng.choice(("bank_transfer", "card", "check", "direct_debit"))
 
 
 def _at(day: date, rng: random.Random, zone: str) -> datetime:
