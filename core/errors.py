@@ -31,10 +31,6 @@ class Conflict(RecoupError):
     """The record changed or already exists; nothing was written."""
 
 
-class PaymentExceedsBalance(RecoupError):
-    """An allocation would take an invoice below zero."""
-
-
 class PermissionDenied(RecoupError):
     """The acting user's role does not allow this action. Audited even though refused."""
 

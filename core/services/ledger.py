@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, NotFound, PaymentExceedsBalance, ValidationError
+from core.errors import Conflict, NotFound, ValidationError
 from core.fields import required_text
 from core.models import PAYMENT_METHODS, Allocation, Invoice, Payment
 from core.money import Money
@@ -144,7 +144,7 @@ def _allocate(session: Session, payment: Payment, customer_id: int, invoice_ids:
         query = query.where(Invoice.id.in_(invoice_ids))
     invoices = list(session.scalars(query))
     if invoice_ids is not None and len(invoices) != len(set(invoice_ids)):
-        raise PaymentExceedsBalance("Some of the chosen invoices are not open in this payment's currency.")
+        raise ValidationError("Some of the chosen invoices are not open in this payment's currency.")
     left = Money(payment.amount, payment.currency)
     allocated: dict[int, Money] = {}
     for invoice in invoices:

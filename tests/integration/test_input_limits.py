@@ -78,3 +78,18 @@ def test_a_race_past_a_services_check_is_a_conflict_not_a_traceback(session):
     with pytest.raises(Conflict, match="nothing was saved"), db.transaction() as s:
         # What a second writer would do after both passed the "username taken?" check.
         s.add(User(username=taken.username, name="Twin", email="t@example.com", password_hash="x", role="viewer"))
+
+
+def test_a_payment_aimed_at_an_invoice_in_another_currency_is_refused(session):
+    customer_id = make_customer(session)
+    php_invoice = make_invoice(session, customer_id, currency="PHP")
+    with pytest.raises(ValidationError, match="not open in this payment's currency"):
+        ledger.record_payment(
+            session,
+            SYSTEM,
+            customer_id,
+            amount=Money("10", "USD"),
+            received_on=date.today(),
+            reference="WRONG-CUR-1",
+            invoice_ids=[php_invoice],
+        )
