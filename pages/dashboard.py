@@ -15,7 +15,7 @@ from ui.auth import require_page
 user = require_page("dashboard")
 
 st.title("Dashboard")
-as_of = st.date_input("As of", value=date.today(), key="dashboard_as_of", format="YYYY-MM-DD")
+as_of = st.columns([1, 3])[0].date_input("As of", value=date.today(), key="dashboard_as_of", format="YYYY-MM-DD")
 with db.transaction() as session:
     book = book_summary(session, user.as_actor(), as_of=as_of)
 
@@ -32,7 +32,7 @@ if not book.currencies:
 st.subheader("Per currency")
 st.caption("Amounts are never added across currencies. Overdue = past its due date and not fully paid.")
 for summary in book.currencies:
-    cols = st.columns(4)
+    cols = st.columns([3, 3, 2, 2])  # room for a full amount such as ₱51,248,472.10
     cols[0].metric(f"Open balance · {summary.currency}", fmt.money(summary.open_balance))
     cols[1].metric("Overdue", fmt.money(summary.overdue_balance))
     cols[2].metric("Overdue share", fmt.percent(summary.overdue_share))
@@ -57,7 +57,7 @@ chart = (
     .encode(
         x=alt.X("bucket:N", sort=list(BUCKETS), title="Days past due"),
         y=alt.Y("open balance:Q", title="Open balance"),
-        color=alt.Color("bucket:N", sort=list(BUCKETS), legend=None),
+        color=alt.Color("bucket:N", sort=list(BUCKETS), legend=None, scale=alt.Scale(scheme="orangered")),
         tooltip=["currency", "bucket", "amount"],
     )
     .properties(height=220)
