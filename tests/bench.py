@@ -16,7 +16,14 @@ from tests.conftest import _create_database, _reset_caches
 def main() -> None:
     import os
 
-    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:  # like the tests: an embedded PostgreSQL in a temporary folder
+        import tempfile
+
+        import pgserver
+
+        server = str(pgserver.get_server(tempfile.mkdtemp(prefix="recoup-bench-"), cleanup_mode="stop").get_uri())
+    print(f"database server: {server.split('@')[-1]}")
     url, drop = _create_database(server)
     os.environ["DATABASE_URL"] = url
     _reset_caches()
