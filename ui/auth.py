@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 import jwt
 import streamlit as st
@@ -21,11 +20,12 @@ from core import db
 from core.config import get_settings
 from core.errors import PermissionDenied, RecoupError
 from core.security import MAX_PASSWORD_BYTES
-from core.services import audit, signin, users
+from core.services import audit, signin
 from core.services.users import UserView
 from ui import nav
 
 _SIGN_OUT = "_recoup_sign_out"
+_SIGNED_IN_AT = "_recoup_signed_in_at"
 log = logging.getLogger(__name__)
 
 
@@ -47,45 +47,47 @@ def _authenticator() -> stauth.Authenticate:
 
 
 def _restore(authenticator: stauth.Authenticate, cookie_slot: DeltaGenerator) -> UserView | None:
-    """The user this browser session belongs to, from session state or the signed cookie."""
-    username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
-    if not username and (token := _valid_cookie(authenticator, cookie_slot)):
-        try:
-            authenticator.authentication_controller.login(token=token)
-            username = token["username"]
-        except LoginError:
-            with cookie_slot:
-                authenticator.cookie_controller.delete_cookie()
+    """The user this browser session belongs to, from session state or the signed cookie,
+    checked against the database on every run: deactivation or a password reset ends it."""
+    in_session = bool(st.session_state.get("authentication_status"))
+    username = st.session_state.get("username") if in_session else None
+    signed_in_at: datetime | None = st.session_state.get(_SIGNED_IN_AT)
+    if not username and (cookie := _read_cookie(authenticator, cookie_slot)):
+        username, signed_in_at = cookie
     if not username:
         return None
     with db.transaction() as session:
-        user = users.find_active_user(session, username)
-    if user is None:  # deactivated (or renamed) since signing in
+        user = signin.current_user(session, username, signed_in_at=signed_in_at)
+    if user is None:
         with cookie_slot:
-            authenticator.logout(location="unrendered")
-        st.warning("Your account is no longer active. Ask an admin if this is unexpected.")
+            if in_session:
+                authenticator.logout(location="unrendered")
+            else:
+                authenticator.cookie_controller.delete_cookie()
+        if in_session:
+            st.warning("Your session has ended: your account was deactivated or its password changed.")
+        return None
+    if not in_session:  # re-opened from the cookie: let the widget know, as after a sign-in
+        try:
+            authenticator.authentication_controller.login(token={"username": user.username})
+        except LoginError:
+            return None
+    st.session_state[_SIGNED_IN_AT] = signed_in_at
     return user
 
 
-def _valid_cookie(authenticator: stauth.Authenticate, cookie_slot: DeltaGenerator) -> dict[str, Any] | None:
-    """The cookie's token if it is well formed, unexpired and not revoked; a bad one is deleted."""
+def _read_cookie(authenticator: stauth.Authenticate, cookie_slot: DeltaGenerator) -> tuple[str, datetime] | None:
+    """Username and issue time from a well-formed, unexpired cookie; a bad cookie is deleted."""
     try:
         token = authenticator.cookie_controller.get_cookie()
         if not token:
             return None
         issued_at = float(token["exp_date"]) - get_settings().cookie_expiry_days * 86400
-        username = str(token["username"])
+        return str(token["username"]), datetime.fromtimestamp(issued_at, UTC)
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):  # forged or from another version
         with cookie_slot:
             authenticator.cookie_controller.delete_cookie()
         return None
-    with db.transaction() as session:
-        valid = signin.cookie_still_valid(session, username, issued_at=datetime.fromtimestamp(issued_at, UTC))
-    if not valid:
-        with cookie_slot:
-            authenticator.cookie_controller.delete_cookie()
-        return None
-    return dict(token)
 
 
 def _sign_in_form(
@@ -110,6 +112,7 @@ def _sign_in_form(
             st.error(outcome.refusal)
             st.stop()
     authenticator.authentication_controller.login(token={"username": outcome.user.username})
+    st.session_state[_SIGNED_IN_AT] = datetime.now(UTC)
     with cookie_slot:
         authenticator.cookie_controller.set_cookie()  # no st.rerun() after this, or the cookie is lost
     placeholder.empty()

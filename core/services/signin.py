@@ -103,8 +103,12 @@ def credentials(session: Session) -> list[Credential]:
     return [Credential(u.username, u.name, u.email, Role(u.role)) for u in users]
 
 
-def cookie_still_valid(session: Session, username: str, *, issued_at: datetime) -> bool:
-    """A sign-in cookie opens a session only for an active user whose sessions were not
-    revoked (by a password reset) after the cookie was issued."""
+def current_user(session: Session, username: str, *, signed_in_at: datetime | None) -> UserView | None:
+    """The user behind an open session or a sign-in cookie, if it may still be used: the user
+    is active and their sessions were not revoked (by a password reset) after it began."""
     user = session.scalar(select(User).where(User.username == username, User.active))
-    return user is not None and (user.sessions_revoked_at is None or user.sessions_revoked_at < issued_at)
+    if user is None:
+        return None
+    if signed_in_at is not None and user.sessions_revoked_at is not None and user.sessions_revoked_at >= signed_in_at:
+        return None
+    return _view(user)

@@ -288,28 +288,28 @@ def test_parallel_guesses_cannot_slip_past_the_lockout(database, known):
         refusals = list(pool.map(guess, ["wrong-password-1"] * 16))
 
     with db.transaction() as s:
-        recorded = s.scalar(
-            select(func.count()).where(LoginAttempt.username == username, ~LoginAttempt.succeeded)
-        )
+        recorded = s.scalar(select(func.count()).where(LoginAttempt.username == username, ~LoginAttempt.succeeded))
     assert recorded == 5  # the rest were refused as locked without being tried
     assert sum("locked" in (r or "") for r in refusals) == 12
     assert "locked" in guess(PASSWORD)
 
 
-def test_a_password_reset_revokes_cookies_issued_before_it(session):
+def test_a_password_reset_ends_sessions_and_cookies_begun_before_it(session):
     user = make_user(session, Role.COLLECTOR)
     issued = datetime.now(UTC) - timedelta(minutes=1)
-    assert signin.cookie_still_valid(session, user.username, issued_at=issued)
+    assert signin.current_user(session, user.username, signed_in_at=issued) is not None
 
     users.reset_password(session, SYSTEM, user.id, "a-brand-new-password")
 
-    assert not signin.cookie_still_valid(session, user.username, issued_at=issued)
-    assert signin.cookie_still_valid(session, user.username, issued_at=datetime.now(UTC) + timedelta(seconds=1))
+    assert signin.current_user(session, user.username, signed_in_at=issued) is None
+    assert (
+        signin.current_user(session, user.username, signed_in_at=datetime.now(UTC) + timedelta(seconds=1)) is not None
+    )
 
 
-def test_a_cookie_of_a_deactivated_or_unknown_user_is_not_valid(session):
+def test_a_session_of_a_deactivated_or_unknown_user_is_over(session):
     user = make_user(session, Role.COLLECTOR)
     users.set_active(session, SYSTEM, user.id, active=False)
     now = datetime.now(UTC)
-    assert not signin.cookie_still_valid(session, user.username, issued_at=now)
-    assert not signin.cookie_still_valid(session, "nobody-at-all", issued_at=now)
+    assert signin.current_user(session, user.username, signed_in_at=now) is None
+    assert signin.current_user(session, "nobody-at-all", signed_in_at=now) is None

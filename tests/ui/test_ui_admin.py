@@ -112,8 +112,6 @@ def test_an_admin_changes_a_users_role(admin):
     assert table.loc[table["Username"] == target.username, "Role"].tolist() == ["manager"]
 
 
-
-
 def test_picking_a_user_shows_their_current_role(admin):
     viewer = committed_user(Role.VIEWER, "ui_adm_pick_viewer")
     collector = committed_user(Role.COLLECTOR, "ui_adm_pick_collector")

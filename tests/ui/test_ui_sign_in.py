@@ -131,6 +131,20 @@ def test_a_deactivated_user_is_signed_out_on_their_next_page_load(database):
     at.run()
 
     assert not at.exception
-    assert any("no longer active" in message for message in texts(at.warning))
+    assert any("session has ended" in message for message in texts(at.warning))
     assert shows_sign_in_form(at)
     assert not at.metric
+
+
+def test_a_password_reset_ends_a_session_that_is_already_open(database):
+    with db.transaction() as session:
+        user = make_user(session, Role.VIEWER, username="ui_signin_reset")
+    at = sign_in(app().run(), user.username)
+    assert texts(at.title) == ["Dashboard"]
+    with db.transaction() as session:
+        users.reset_password(session, SYSTEM, user.id, "a-brand-new-password")
+
+    at.run()
+
+    assert any("session has ended" in message for message in texts(at.warning))
+    assert shows_sign_in_form(at)
