@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -56,6 +58,26 @@ def record(
             after=after,
         )
     )
+
+
+@contextmanager
+def changing(
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    row: Base,
+    *,
+    exclude: tuple[str, ...] = ("created_at", "updated_at"),
+) -> Iterator[None]:
+    """Around one change to a versioned row: snapshot it before, then bump its version, flush
+    and write the action's one audit row with before and after. Nothing is written on error."""
+    before = snapshot(row, exclude=exclude)
+    yield
+    row.version += 1  # type: ignore[attr-defined]  # every changeable table has one
+    session.flush()
+    entity_id = row.id  # type: ignore[attr-defined]
+    record(session, actor, action, entity_type, entity_id, before=before, after=snapshot(row, exclude=exclude))
 
 
 def require(actor: Actor, permission: Permission, action: str, entity_type: str, entity_id: object = None) -> None:

@@ -167,14 +167,9 @@ def set_flags(session: Session, actor: Actor, customer_id: int, **flags: bool) -
         raise ValidationError(f"Unknown flag(s) {', '.join(sorted(unknown))}: use {', '.join(FLAGS)}.")
     customer = get_customer_row(session, customer_id, lock=True)
     require_work(session, actor, customer, "customer.set_flags")
-    before = audit.snapshot(customer)
-    for flag, value in flags.items():
-        setattr(customer, flag, bool(value))
-    customer.version += 1
-    session.flush()
-    audit.record(
-        session, actor, "customer.set_flags", "customer", customer.id, before=before, after=audit.snapshot(customer)
-    )
+    with audit.changing(session, actor, "customer.set_flags", "customer", customer):
+        for flag, value in flags.items():
+            setattr(customer, flag, bool(value))
 
 
 def assign_collector(session: Session, actor: Actor, customer_id: int, collector_id: int | None) -> None:
@@ -182,10 +177,5 @@ def assign_collector(session: Session, actor: Actor, customer_id: int, collector
     customer = get_customer_row(session, customer_id, lock=True)
     if collector_id is not None:
         _check_collector(session, collector_id)
-    before = audit.snapshot(customer)
-    customer.collector_id = collector_id
-    customer.version += 1
-    session.flush()
-    audit.record(
-        session, actor, "customer.assign", "customer", customer.id, before=before, after=audit.snapshot(customer)
-    )
+    with audit.changing(session, actor, "customer.assign", "customer", customer):
+        customer.collector_id = collector_id

@@ -174,20 +174,17 @@ def open_dispute(session: Session, actor: Actor, invoice_id: int, *, reason: str
         raise ValidationError("Say what the customer disputes.")
     if invoice.disputed:
         raise ValidationError(f"Invoice {invoice.number} is already in dispute.")
-    before = audit.snapshot(invoice)
-    invoice.disputed = True
-    invoice.version += 1
-    add_to_timeline(
-        session,
-        actor,
-        invoice.customer_id,
-        NewActivity(
-            kind="dispute",
-            invoice_id=invoice.id,
-            direction="inbound",
-            summary=f"Invoice {invoice.number} disputed: {reason.strip()}",
-            details={"reason": reason.strip()},
-        ),
-    )
-    session.flush()
-    audit.record(session, actor, "invoice.dispute", "invoice", invoice.id, before=before, after=audit.snapshot(invoice))
+    with audit.changing(session, actor, "invoice.dispute", "invoice", invoice):
+        invoice.disputed = True
+        add_to_timeline(
+            session,
+            actor,
+            invoice.customer_id,
+            NewActivity(
+                kind="dispute",
+                invoice_id=invoice.id,
+                direction="inbound",
+                summary=f"Invoice {invoice.number} disputed: {reason.strip()}",
+                details={"reason": reason.strip()},
+            ),
+        )

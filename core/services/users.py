@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -53,6 +54,10 @@ def _view(user: User) -> UserView:
 
 def _snapshot(user: User) -> dict[str, object]:
     return audit.snapshot(user, exclude=_USER_FIELDS_HIDDEN)
+
+
+def _changing(session: Session, actor: Actor, action: str, user: User) -> AbstractContextManager[None]:
+    return audit.changing(session, actor, action, "user", user, exclude=_USER_FIELDS_HIDDEN)
 
 
 def normalize_username(raw: str) -> str:
@@ -119,11 +124,8 @@ def change_role(session: Session, actor: Actor, user_id: int, role: str | Role) 
         raise ValidationError(f"{user.username} already has the role {new_role}.")
     if new_role != Role.ADMIN:
         _keep_an_admin(session, user)
-    before = _snapshot(user)
-    user.role = new_role.value
-    user.version += 1
-    session.flush()
-    audit.record(session, actor, "user.change_role", "user", user.id, before=before, after=_snapshot(user))
+    with _changing(session, actor, "user.change_role", user):
+        user.role = new_role.value
     return _view(user)
 
 
@@ -137,11 +139,8 @@ def set_active(session: Session, actor: Actor, user_id: int, *, active: bool) ->
         if user.id == actor.user_id:
             raise ValidationError("You cannot deactivate your own account.")
         _keep_an_admin(session, user)
-    before = _snapshot(user)
-    user.active = active
-    user.version += 1
-    session.flush()
-    audit.record(session, actor, action, "user", user.id, before=before, after=_snapshot(user))
+    with _changing(session, actor, action, user):
+        user.active = active
     return _view(user)
 
 
@@ -149,12 +148,10 @@ def reset_password(session: Session, actor: Actor, user_id: int, password: str) 
     """Set a new password; also lifts a sign-in lockout."""
     audit.require(actor, Permission.MANAGE_USERS, "user.reset_password", "user", user_id)
     user = _get(session, user_id)
-    before = _snapshot(user)
-    user.password_hash = hash_password(password)
-    user.sessions_revoked_at = datetime.now(UTC)  # a browser signed in with the old password is out
-    _clear_lockout(user)
-    session.flush()
-    audit.record(session, actor, "user.reset_password", "user", user.id, before=before, after=_snapshot(user))
+    with _changing(session, actor, "user.reset_password", user):
+        user.password_hash = hash_password(password)
+        user.sessions_revoked_at = datetime.now(UTC)  # a browser signed in with the old password is out
+        _clear_lockout(user)
     return _view(user)
 
 
@@ -164,17 +161,14 @@ def unlock(session: Session, actor: Actor, user_id: int) -> UserView:
     user = _get(session, user_id)
     if sign_in_locked_until(session, user.username, datetime.now(UTC)) is None:
         raise ValidationError(f"{user.username} is not locked out.")
-    before = _snapshot(user)
-    _clear_lockout(user)
-    session.flush()
-    audit.record(session, actor, "user.unlock", "user", user.id, before=before, after=_snapshot(user))
+    with _changing(session, actor, "user.unlock", user):
+        _clear_lockout(user)
     return _view(user)
 
 
 def _clear_lockout(user: User) -> None:
     user.failed_logins = 0
     user.lockout_cleared_at = datetime.now(UTC)
-    user.version += 1
 
 
 def list_users(session: Session, actor: Actor) -> list[UserView]:
@@ -185,12 +179,6 @@ def list_users(session: Session, actor: Actor) -> list[UserView]:
         replace(_view(u), locked_until=sign_in_locked_until(session, u.username, now))
         for u in session.scalars(select(User).order_by(User.active.desc(), User.username))
     ]
-
-
-def list_collectors(session: Session) -> list[UserView]:
-    """Active users who can be assigned accounts."""
-    query = select(User).where(User.active, User.role.in_([Role.COLLECTOR, Role.MANAGER])).order_by(User.name)
-    return [_view(u) for u in session.scalars(query)]
 
 
 def find_active_user(session: Session, username: str) -> UserView | None:
