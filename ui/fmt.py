@@ -1,4 +1,4 @@
-"""Formatting for display: money with babel, dates, and masking for read-only roles."""
+"""Formatting for display: money and shares with babel, dates, CSV downloads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from decimal import Decimal
 import pandas as pd
 from babel.numbers import format_percent
 
-from core.contactinfo import format_phone, mask_email, mask_phone
 from core.money import Money
 
 LOCALE = "en_PH"
@@ -30,13 +29,3 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     """CSV for download, with cells that a spreadsheet would run as a formula defused."""
     safe = table.map(lambda v: f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v)
     return safe.to_csv(index=False).encode("utf-8")
-
-
-def email(address: str | None, *, masked: bool) -> str:
-    return mask_email(address) if masked else (address or "")
-
-
-def phone(number: str | None, *, masked: bool) -> str:
-    if not number:
-        return ""
-    return mask_phone(number) if masked else format_phone(number)
