@@ -12,6 +12,7 @@ from core.roles import Role
 from core.services import audit, users
 from ui import fmt
 from ui.auth import require_page
+from ui.export import download_buttons
 
 user = require_page("admin")
 actor = user.as_actor()
@@ -39,25 +40,23 @@ users_tab, audit_tab = st.tabs(["Users", "Audit log"])
 with users_tab:
     with db.transaction() as session:
         people = users.list_users(session, actor)
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "Username": u.username,
-                    "Name": u.name,
-                    "Email": u.email,
-                    "Role": u.role.value,
-                    "Active": u.active,
-                    "Failed sign-ins": u.failed_logins,
-                    "Locked until": fmt.when(u.locked_until) if u.locked_until else "",
-                    "Last sign-in": fmt.when(u.last_login_at),
-                }
-                for u in people
-            ]
-        ),
-        hide_index=True,
-        key="admin_users_table",
+    people_table = pd.DataFrame(
+        [
+            {
+                "Username": u.username,
+                "Name": u.name,
+                "Email": u.email,
+                "Role": u.role.value,
+                "Active": u.active,
+                "Failed sign-ins": u.failed_logins,
+                "Locked until": fmt.when(u.locked_until) if u.locked_until else "",
+                "Last sign-in": fmt.when(u.last_login_at),
+            }
+            for u in people
+        ]
     )
+    st.dataframe(people_table, hide_index=True, key="admin_users_table")
+    download_buttons(people_table, name="recoup-users", key="admin_users_download")
 
     st.subheader("Change a user")
     by_name = {f"{u.username} — {u.name}": u for u in people}
@@ -153,10 +152,4 @@ with audit_tab:
         columns=["When", "Who", "Action", "Record", "Before", "After"],
     )
     st.dataframe(table, hide_index=True, key="audit_table")
-    st.download_button(
-        "Download this page as CSV",
-        fmt.csv_bytes(table),
-        file_name="recoup-audit.csv",
-        mime="text/csv",
-        key="audit_download",
-    )
+    download_buttons(table, name="recoup-audit", key="audit_download")

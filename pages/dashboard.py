@@ -11,6 +11,7 @@ from core.aging import BUCKETS
 from core.services.dashboard import book_summary
 from ui import fmt
 from ui.auth import require_page
+from ui.export import download_buttons
 
 user = require_page("dashboard")
 
@@ -71,3 +72,8 @@ st.dataframe(
     ),
     key="dashboard_aging_table",
 )
+# The same table for a spreadsheet: plain amounts that add up there, rather than formatted text.
+aging_amounts = pd.DataFrame(
+    {"Days past due": list(BUCKETS), **{s.currency: [s.by_bucket[b].amount for b in BUCKETS] for s in book.currencies}}
+)
+download_buttons(aging_amounts, name=f"recoup-aging-{as_of.isoformat()}", key="dashboard_aging_download")

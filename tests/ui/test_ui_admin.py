@@ -154,6 +154,22 @@ def test_the_audit_tab_lists_entries(admin):
     assert any(caption.endswith("entries match; newest first; 100 a page.") for caption in texts(at.caption))
 
 
+def test_the_audit_tab_offers_the_page_as_csv_and_as_xlsx(admin):
+    at = signed_in(admin, "admin")
+
+    assert not at.exception
+    assert at.download_button(key="audit_download_csv").label == "Download CSV"
+    assert at.download_button(key="audit_download_xlsx").label == "Download XLSX"
+
+
+def test_the_users_table_offers_csv_and_xlsx_downloads(admin):
+    at = signed_in(admin, "admin")
+
+    labels = {button.key: button.label for button in at.get("download_button")}
+    assert labels["admin_users_download_csv"] == "Download CSV"
+    assert labels["admin_users_download_xlsx"] == "Download XLSX"
+
+
 def test_filtering_the_audit_log_by_who_shows_only_that_actor(admin):
     at = sign_in(app().run(), admin)  # signing in is audited under the admin's name
     at.switch_page("pages/admin.py").run()

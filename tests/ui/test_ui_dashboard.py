@@ -63,6 +63,16 @@ def test_the_aging_table_has_a_column_per_currency_and_a_row_per_bucket(staff):
     assert not at.exception
 
 
+def test_the_aging_table_offers_csv_and_xlsx_downloads(staff):
+    at = signed_in(staff[Role.VIEWER])
+
+    assert [button.label for button in at.download_button] == ["Download CSV", "Download XLSX"]
+    assert [button.key for button in at.download_button] == [
+        "dashboard_aging_download_csv",
+        "dashboard_aging_download_xlsx",
+    ]
+
+
 def test_a_date_before_any_invoice_shows_that_nothing_is_owed(staff):
     at = signed_in(staff[Role.COLLECTOR])
 
@@ -73,3 +83,4 @@ def test_a_date_before_any_invoice_shows_that_nothing_is_owed(staff):
     assert any("Nothing is owed" in message for message in texts(at.info))
     assert not any("·" in m.label for m in at.metric)
     assert not at.dataframe
+    assert not at.download_button
