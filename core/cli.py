@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 import typer
@@ -107,6 +107,97 @@ def create_user(
             password=password,
         )
     typer.echo(f"Created {user.role.value} {user.username} (id {user.id}).")
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="customers, invoices or payments.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A CSV or XLSX file.")],
+    mapping: Annotated[str | None, typer.Option(help="A saved mapping profile; else columns are guessed.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="The sheet of an XLSX workbook with several.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Currency of every row, when the file has none.")] = None,
+    country: Annotated[str | None, typer.Option(help="Country of new customers, when the file has none.")] = None,
+    date_format: Annotated[str | None, typer.Option(help="e.g. DD/MM/YYYY; detected when unambiguous.")] = None,
+    amount_style: Annotated[str | None, typer.Option(help="1,234.56 (default), 1.234,56, 1 234,56 or 1'234.56.")] = None,
+    source: Annotated[str | None, typer.Option(help="Where the rows come from; payments dedupe per source.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, write nothing.")] = False,
+    valid_only: Annotated[bool, typer.Option("--valid-only", help="Write the valid rows even if some are refused.")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Write every refused row (row, column, value, reason) here.")] = None,
+) -> None:
+    """Import a file. Refused rows are listed; without --valid-only nothing is written if any is refused."""
+    import shutil
+
+    from core.imports.fields import Mapping, guess_columns
+    from core.imports.reading import headers, inspect
+    from core.services import imports, mappings
+
+    with db.transaction() as session:
+        if mapping:
+            chosen = mappings.get_profile(session, mapping).mapping
+            if chosen.kind != kind:
+                raise _fail(f"mapping {chosen.name!r} reads {chosen.kind} files, not {kind}.")
+        else:
+            chosen = Mapping(kind=kind, columns=guess_columns(kind, headers(file, inspect(file), sheet=sheet)))
+        chosen = chosen.with_options(
+            currency=currency and currency.upper(),
+            country=country and country.upper(),
+            date_format=date_format,
+            amount_style=amount_style,
+            source=source,
+        )
+        with typer.progressbar(length=100, label=f"Importing {file.name}", file=sys.stderr) as bar:
+            done = [0]
+
+            def progress(rows: int, expected: int | None) -> None:
+                percent = min(100, rows * 100 // expected) if expected else 0
+                bar.update(percent - done[0])
+                done[0] = percent
+
+            result = imports.import_file(
+                session,
+                Actor.system_process("import"),
+                file,
+                mapping=chosen,
+                dry_run=dry_run,
+                valid_only=valid_only,
+                progress=progress,
+            )
+    _report(result)
+    if rejects and result.problems_file:
+        shutil.copyfile(result.problems_file, rejects)
+        typer.echo(f"Every refused row is listed in {rejects}.")
+    if result.problems_file:
+        result.problems_file.unlink(missing_ok=True)
+    if result.rejected and not valid_only:
+        raise typer.Exit(code=1)
+
+
+def _report(result: Any) -> None:
+    verb = "would be" if result.dry_run else ("" if result.written else "NOT")
+    typer.echo(
+        f"{result.file_name}: {result.rows} rows: {result.new} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.rejected} refused."
+    )
+    extras = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in result.details.items() if value)
+    if extras:
+        typer.echo(f"  also: {extras}.")
+    if result.date_format:
+        typer.echo(f"  dates read as {result.date_format}.")
+    for problem in result.problems[:50]:
+        typer.echo(f"  row {problem.row}, {problem.column}: {problem.reason}", err=True)
+    if result.problem_count > 50:
+        typer.echo(f"  … and {result.problem_count - 50} more problems (use --rejects FILE to list them all).", err=True)
+    for warning in result.warnings[:20]:
+        typer.echo(f"  warning: row {warning.row}, {warning.column}: {warning.reason}", err=True)
+    if result.dry_run:
+        typer.echo("Dry run: nothing was written.")
+    elif result.written:
+        typer.echo(f"Imported {result.valid} rows.")
+    else:
+        typer.echo(
+            "Nothing was written because rows were refused. Fix them, or pass --valid-only to import the valid rows."
+        )
+    del verb
 
 
 def main() -> None:

@@ -24,6 +24,12 @@ class Settings:
     cookie_name: str
     cookie_expiry_days: float
     login_sleep_seconds: float
+    import_max_mb: float = 200.0  # the app's upload limit (.streamlit/config.toml) is the same
+
+    @property
+    def import_dir(self) -> Path:
+        """Uploaded files and refused-row lists of imports in progress."""
+        return self.data_dir / "imports"
 
     @property
     def production(self) -> bool:
@@ -91,4 +97,5 @@ def get_settings() -> Settings:
         cookie_name=value("RECOUP_COOKIE_NAME", "recoup_session") or "recoup_session",
         cookie_expiry_days=_number(value("RECOUP_COOKIE_EXPIRY_DAYS", "1"), "RECOUP_COOKIE_EXPIRY_DAYS"),
         login_sleep_seconds=_number(value("RECOUP_LOGIN_SLEEP", "0.5"), "RECOUP_LOGIN_SLEEP"),
+        import_max_mb=_number(value("RECOUP_IMPORT_MAX_MB", "200"), "RECOUP_IMPORT_MAX_MB"),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from importlib import resources
 from zoneinfo import available_timezones
 
 import phonenumbers
@@ -48,6 +49,23 @@ def check_time_zone(name: str) -> str:
     if name not in _time_zones():
         raise ValidationError(f"{name!r} is not an IANA time zone such as Asia/Manila.")
     return name
+
+
+@cache
+def _first_zone_by_country() -> dict[str, str]:
+    # zone.tab lists each country's most populous zone first (US: America/New_York).
+    table = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    zones: dict[str, str] = {}
+    for line in table.splitlines():
+        if line and not line.startswith("#"):
+            country, _, zone, *_ = line.split("\t")
+            zones.setdefault(country, zone)
+    return zones
+
+
+def default_time_zone(country: str) -> str | None:
+    """The time zone to assume for a debtor in `country` until told otherwise."""
+    return _first_zone_by_country().get(country.upper())
 
 
 def mask_email(email: str | None) -> str:

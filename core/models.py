@@ -34,6 +34,10 @@ PAYMENT_METHODS = ("bank_transfer", "card", "cash", "check", "e_wallet", "direct
 ACTIVITY_KINDS = ("email", "sms", "letter", "call", "note", "promise", "dispute", "hold", "status_change")
 CHANNELS = ("email", "sms", "letter", "call", "portal", "in_person")
 DIRECTIONS = ("inbound", "outbound")
+IMPORT_KINDS = ("customers", "invoices", "payments")
+# How a payment found its invoices: named in the reference, the one open invoice of that exact
+# amount, oldest due first, invoices a user chose, or settled in an imported invoice file.
+MATCH_RULES = ("invoice_number", "exact_amount", "oldest_first", "chosen", "settled_in_file")
 CALL_OUTCOMES = (
     "rpc",
     "third_party",
@@ -199,6 +203,7 @@ class Payment(Timestamped, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
+        CheckConstraint(f"matched_by IS NULL OR {_in('matched_by', MATCH_RULES)}", name="matched_by"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,6 +214,22 @@ class Payment(Timestamped, Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal] = mapped_column(AMOUNT)
     method: Mapped[str] = mapped_column(String(32))
+    matched_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class ImportMapping(Timestamped, Base):
+    """A named, reusable way to read one kind of file: which header feeds which field, and options."""
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (CheckConstraint(_in("kind", IMPORT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    columns: Mapped[dict[str, Any]] = mapped_column(JSONB)  # field -> header in the file
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    created_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class Allocation(Base):

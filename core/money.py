@@ -16,7 +16,7 @@ _CONTEXT = Context(prec=MAX_DIGITS + 10)
 
 
 @cache
-def _known_currencies() -> frozenset[str]:
+def known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
@@ -28,7 +28,7 @@ def minor_unit(currency: str) -> int:
 
 def check_currency(code: str) -> str:
     """Return the upper-cased ISO 4217 code, or raise InvalidAmount if it is unknown."""
-    if not isinstance(code, str) or code.upper() not in _known_currencies():
+    if not isinstance(code, str) or code.upper() not in known_currencies():
         raise InvalidAmount(f"Unknown currency code {code!r}: use an ISO 4217 code such as PHP, SGD or USD.")
     return code.upper()
 

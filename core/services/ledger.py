@@ -13,6 +13,7 @@ from core.errors import Conflict, NotFound, ValidationError
 from core.fields import required_text
 from core.models import PAYMENT_METHODS, Allocation, Invoice, Payment
 from core.money import Money
+from core.reports import report_sql
 from core.roles import Actor, Permission
 from core.services import audit
 from core.services.activities import NewActivity, add_to_timeline
@@ -145,14 +146,36 @@ def _allocate(session: Session, payment: Payment, customer_id: int, invoice_ids:
     invoices = list(session.scalars(query))
     if invoice_ids is not None and len(invoices) != len(set(invoice_ids)):
         raise ValidationError("Some of the chosen invoices are not open in this payment's currency.")
-    left = Money(payment.amount, payment.currency)
+    return apply_to_invoices(session, payment, invoices)
+
+
+def unallocated(session: Session, payment: Payment) -> Money:
+    """What of a payment is not yet applied to any invoice: customer credit, or unapplied cash."""
+    applied = session.scalar(select(func.sum(Allocation.amount)).where(Allocation.payment_id == payment.id))
+    return Money(payment.amount - (applied or Decimal(0)), payment.currency)
+
+
+def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice]) -> dict[int, Money]:
+    """Apply what is left of a payment to these (locked) invoices in order, never more than each
+    one's open balance nor more than the payment; an invoice paid off is marked paid."""
+    left = unallocated(session, payment)
+    ids = [invoice.id for invoice in invoices]
+    paid = dict(
+        session.execute(
+            select(Allocation.invoice_id, func.sum(Allocation.amount))
+            .where(Allocation.invoice_id.in_(ids))
+            .group_by(Allocation.invoice_id)
+        ).tuples()
+    )
     allocated: dict[int, Money] = {}
     for invoice in invoices:
         if left.is_zero():
             break
-        balance = Money(invoice.amount - allocated_total(session, invoice.id), invoice.currency)
+        if invoice.currency != payment.currency:
+            raise ValidationError(f"Invoice {invoice.number} is in {invoice.currency}; the payment is in {payment.currency}.")
+        balance = Money(invoice.amount - paid.get(invoice.id, Decimal(0)), invoice.currency)
         applied = min(balance, left)
-        if applied.is_zero():
+        if applied.amount <= 0:
             continue
         session.add(Allocation(payment_id=payment.id, invoice_id=invoice.id, amount=applied.amount))
         left -= applied
@@ -188,3 +211,21 @@ def open_dispute(session: Session, actor: Actor, invoice_id: int, *, reason: str
                 details={"reason": reason.strip()},
             ),
         )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    invoice_id: int
+    customer_ref: str
+    number: str
+    issue_date: date
+    due_date: date
+    settled_on: date
+    days_to_settle: int
+    days_late: int
+
+
+def settled_invoices(session: Session, *, customer_id: int | None = None) -> list[Settlement]:
+    """Every fully paid invoice with its days to settle and days late (sql/reports/invoice_settlement.sql)."""
+    rows = session.execute(report_sql("invoice_settlement"), {"customer_id": customer_id}).all()
+    return [Settlement(*row) for row in rows]

@@ -1,0 +1,111 @@
+"""Checking one chunk of cells, and moving the rows that pass into a temporary staging table by COPY.
+
+The staged rows are then upserted with a few set-based statements: no per-row round trips.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.imports.fields import Mapping, fields_for
+from core.imports.parsing import looks_like_formula, text_too_long
+from core.imports.reading import ROW
+from core.imports.rejects import ProblemLog
+
+
+class Checks:
+    """Per-cell reasons for one chunk; rows with any reason are refused, each reason reported."""
+
+    def __init__(self, chunk: pd.DataFrame, mapping: Mapping) -> None:
+        self.chunk = chunk
+        self.mapping = mapping
+        self.rows = chunk[ROW]
+        self.refused = pd.Series(False, index=chunk.index)
+        self._problems: list[pd.DataFrame] = []
+        self._warnings: list[pd.DataFrame] = []
+        self._labels = {spec.key: spec.label for spec in fields_for(mapping.kind)}
+
+    def cells(self, key: str) -> pd.Series | None:
+        """The mapped column's text, trimmed; None when the field is not mapped."""
+        header = self.mapping.columns.get(key)
+        return None if header is None else self.chunk[header].str.strip()
+
+    def _frame(self, key: str, mask: pd.Series, reasons: pd.Series | str, values: pd.Series | None) -> pd.DataFrame:
+        header = self.mapping.columns.get(key) or self._labels.get(key, key)
+        shown = values[mask] if values is not None else ""
+        why = reasons[mask] if isinstance(reasons, pd.Series) else reasons
+        return pd.DataFrame({"row": self.rows[mask], "column": header, "value": shown, "reason": why})
+
+    def refuse(self, key: str, mask: pd.Series, reasons: pd.Series | str, values: pd.Series | None = None) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if mask.any():
+            self._problems.append(self._frame(key, mask, reasons, values))
+            self.refused |= mask
+
+    def explain(self, key: str, reasons: pd.Series, values: pd.Series | None = None) -> None:
+        self.refuse(key, reasons != "", reasons, values)
+
+    def warn(self, key: str, mask: pd.Series, reason: str, values: pd.Series | None = None) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if mask.any():
+            self._warnings.append(self._frame(key, mask, reason, values))
+
+    def required(self, key: str, what: str) -> pd.Series:
+        values = self.cells(key)
+        if values is None:  # check_mapping makes sure required fields are mapped
+            raise KeyError(key)
+        self.refuse(key, values == "", f"{what} is empty")
+        return values
+
+    def text(self, key: str, limit: int, *, formula_warning: bool = False) -> pd.Series | None:
+        values = self.cells(key)
+        if values is None:
+            return None
+        self.explain(key, text_too_long(values, limit), values)
+        if formula_warning:
+            self.warn(
+                key,
+                looks_like_formula(values),
+                "starts like a spreadsheet formula; kept as text, and Recoup's exports neutralise it",
+                values,
+            )
+        return values
+
+    def finish(self, rejects: ProblemLog, warnings: ProblemLog) -> pd.Series:
+        """Report this chunk's problems; return the mask of rows that passed."""
+        if self._problems:
+            rejects.add_frame(pd.concat(self._problems, ignore_index=True))
+        if self._warnings:
+            warnings.add_frame(pd.concat(self._warnings, ignore_index=True))
+        return ~self.refused
+
+
+def create_stage(session: Session, columns: Sequence[tuple[str, str]]) -> None:
+    """A temporary table for this import, gone at the end of the transaction."""
+    spec = ", ".join(f"{name} {sql_type}" for name, sql_type in columns)
+    session.execute(text(f"CREATE TEMPORARY TABLE import_stage (row_no integer NOT NULL, {spec}) ON COMMIT DROP"))
+
+
+def copy_rows(session: Session, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """COPY a chunk's staged columns (row_no first) into import_stage. Empty cells become NULL."""
+    if frame.empty:
+        return
+    buffer = io.StringIO()
+    frame.loc[:, ["row_no", *columns]].to_csv(buffer, index=False, header=False)
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(f"COPY import_stage (row_no, {', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+
+
+def refuse_from_sql(session: Session, rejects: ProblemLog, sql: str, **params: object) -> int:
+    """Run a statement that deletes staged rows and RETURNs (row_no, column, value, reason)."""
+    found = session.execute(text(sql), params).all()
+    if found:
+        rejects.add_frame(pd.DataFrame(found, columns=["row", "column", "value", "reason"]))
+    return len(found)

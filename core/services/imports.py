@@ -1,0 +1,204 @@
+"""One import of a customers, invoices or payments file: check every row, then write all the
+valid rows or nothing, and record it as one audit entry (who, file, hash, counts)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import chain
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+
+from core.config import get_settings
+from core.errors import ValidationError
+from core.imports import customers, invoices, payments
+from core.imports.fields import DATE_FIELDS, Mapping, check_mapping, fields_for
+from core.imports.parsing import detect_date_format
+from core.imports.reading import FileFacts, headers, inspect, read_chunks
+from core.imports.rejects import Problem, ProblemLog
+from core.imports.staging import Checks, copy_rows, create_stage
+from core.roles import Actor, Permission
+from core.services import audit
+
+KINDS: dict[str, ModuleType] = {"customers": customers, "invoices": invoices, "payments": payments}
+_TEMP_TABLES = "import_stage, import_touched, import_changed_later, import_new_payments"
+
+Progress = Callable[[int, int | None], None]  # rows read so far, rows expected (None if unknown)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    kind: str
+    file_name: str
+    sha256: str
+    rows: int
+    new: int
+    updated: int
+    unchanged: int
+    rejected: int  # rows refused (a row with three bad cells counts once)
+    written: bool
+    dry_run: bool
+    date_format: str | None
+    details: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # the first ones, for the screen
+    problem_count: int = 0
+    problems_file: Path | None = None  # every problem, as CSV
+    warnings: list[Problem] = field(default_factory=list)
+    warning_count: int = 0
+
+    @property
+    def valid(self) -> int:
+        return self.rows - self.rejected
+
+
+def describe_file(path: Path, *, name: str | None = None, sheet: str | None = None) -> tuple[FileFacts, list[str]]:
+    """The file's facts (kind, sheets, encoding) and its column headers, or a plain refusal."""
+    facts = inspect(path, name=name, max_bytes=_max_bytes())
+    if facts.kind == "xlsx" and sheet is None and len(facts.sheets) > 1:
+        return facts, []
+    return facts, headers(path, facts, sheet=sheet)
+
+
+def _max_bytes() -> int:
+    return int(get_settings().import_max_mb * 1_048_576)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _expected_rows(path: Path, facts: FileFacts) -> int | None:
+    if facts.kind != "csv":
+        return None
+    lines = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(lines - 1, 1)
+
+
+def _date_format(mapping: Mapping, first: pd.DataFrame) -> str | None:
+    if mapping.date_format:
+        return mapping.date_format
+    columns = [mapping.columns[key] for key in DATE_FIELDS if key in mapping.columns]
+    if not columns:
+        return None
+    return detect_date_format(pd.concat([first[c].str.strip() for c in columns], ignore_index=True))
+
+
+def import_file(
+    session: Session,
+    actor: Actor,
+    path: Path,
+    *,
+    mapping: Mapping,
+    file_name: str | None = None,
+    sheet: str | None = None,
+    dry_run: bool = False,
+    valid_only: bool = False,
+    progress: Progress | None = None,
+    today: date | None = None,
+) -> ImportResult:
+    """Read, check and (unless dry_run, or rows were refused without valid_only) write a file.
+
+    Runs inside a savepoint of the caller's transaction: a dry run or a refused file leaves
+    nothing behind, and the counts are exactly what a real run would write.
+    """
+    kind = mapping.kind
+    module = KINDS.get(kind)
+    fields_for(kind)
+    assert module is not None
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, f"import.{kind}", "import")
+    facts = inspect(path, name=file_name, max_bytes=_max_bytes())
+    check_mapping(mapping, headers(path, facts, sheet=sheet))
+    today = today or date.today()
+    directory = get_settings().import_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    rejects, warnings = ProblemLog(directory), ProblemLog(directory, prefix="warnings-")
+    expected = _expected_rows(path, facts)
+    try:
+        chunks = read_chunks(path, facts, sheet=sheet)
+        first = next(chunks)
+        date_format = _date_format(mapping, first)
+        savepoint = session.begin_nested()
+        try:
+            create_stage(session, module.STAGE)
+            rows = 0
+            for chunk in chain([first], chunks):
+                checks = Checks(chunk, mapping)
+                staged = module.check_chunk(checks, date_format, today)
+                passed = checks.finish(rejects, warnings)
+                copy_rows(session, staged[passed], [name for name, _ in module.STAGE])
+                rows += len(chunk)
+                if progress:
+                    progress(rows, expected)
+            counts = module.apply(session, actor, mapping, rejects, file_name=facts.name)
+            session.execute(text(f"DROP TABLE IF EXISTS {_TEMP_TABLES}"))
+        except (IntegrityError, DataError) as error:
+            savepoint.rollback()
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            raise ValidationError(f"The database refused {facts.name}: {reason}. Nothing was imported.") from None
+        except BaseException:
+            savepoint.rollback()
+            raise
+        write = not dry_run and (valid_only or rejects.rows == 0)
+        if write:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        result = ImportResult(
+            kind=kind,
+            file_name=facts.name,
+            sha256=file_sha256(path),
+            rows=rows,
+            new=counts.pop("new"),
+            updated=counts.pop("updated"),
+            unchanged=counts.pop("unchanged"),
+            rejected=rejects.rows,
+            written=write,
+            dry_run=dry_run,
+            date_format=date_format,
+            details=counts,
+            problems=list(rejects.preview),
+            problem_count=rejects.count,
+            problems_file=rejects.path,
+            warnings=list(warnings.preview),
+            warning_count=warnings.count,
+        )
+        if write:
+            audit.record(
+                session,
+                actor,
+                f"import.{kind}",
+                "import",
+                result.sha256,
+                after={
+                    "file": result.file_name,
+                    "sha256": result.sha256,
+                    "mapping": mapping.name,
+                    "source": mapping.source,
+                    "rows": rows,
+                    "new": result.new,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "rejected": result.rejected,
+                    "valid_only": valid_only,
+                    **result.details,
+                },
+            )
+        return result
+    finally:
+        rejects.close()
+        warnings.close()
+        warnings.path.unlink(missing_ok=True)
