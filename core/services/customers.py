@@ -179,3 +179,26 @@ def assign_collector(session: Session, actor: Actor, customer_id: int, collector
         _check_collector(session, collector_id)
     with audit.changing(session, actor, "customer.assign", "customer", customer):
         customer.collector_id = collector_id
+
+
+@dataclass(frozen=True)
+class CustomerHit:
+    customer_id: int
+    external_ref: str
+    name: str
+
+
+def find_customers(session: Session, actor: Actor, query: str, *, limit: int = 20) -> list[CustomerHit]:
+    """Customers whose ref or name contains the query (any case), for pickers. Empty query: none."""
+    audit.require(actor, Permission.VIEW_ACCOUNTS, "customer.search", "customer")
+    needle = query.strip()
+    if not needle:
+        return []
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = session.execute(
+        select(Customer.id, Customer.external_ref, Customer.name)
+        .where(Customer.external_ref.ilike(pattern) | Customer.name.ilike(pattern))
+        .order_by(Customer.external_ref != needle, Customer.name, Customer.id)
+        .limit(limit)
+    ).all()
+    return [CustomerHit(*row) for row in rows]
