@@ -168,7 +168,7 @@ def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parse
         quoted + " has more decimals than " + currencies + " allows",
     )
     reasons = reasons.mask(shape_ok & (integer.str.len() > _MAX_INTEGER_DIGITS), quoted + " is too large")
-    reasons = reasons.mask(values.str.strip() == "", "the amount is empty")
+    reasons = reasons.mask(values.str.strip() == "", "")  # callers decide whether an amount is required
     return Parsed(normalized.where(reasons == ""), reasons)
 
 
