@@ -125,7 +125,7 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
         ),
         {"source": mapping.source},
     ).all()
-    hints = dict(session.execute(text("SELECT reference, invoice_hint FROM import_stage")).tuples())
+    hints = {ref: hint for ref, hint in session.execute(text("SELECT reference, invoice_hint FROM import_stage"))}
     rules: Counter[str] = Counter()
     for payment_id, reference in created:
         payment = session.get(Payment, payment_id)

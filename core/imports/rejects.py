@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 PREVIEW_ROWS = 1_000
+SORT_LIMIT = 500_000  # beyond this the file of problems stays in the order they were found
 COLUMNS = ("row", "column", "value", "reason")
 
 
@@ -63,5 +64,11 @@ class ProblemLog:
             )
 
     def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
+        """Finish the file, in row order (problems are found cell by cell, then across the file)."""
+        if self._handle.closed:
+            return
+        self._handle.close()
+        if 0 < self.count <= SORT_LIMIT:
+            problems = pd.read_csv(self.path, dtype={"value": str}, keep_default_na=False)
+            problems.sort_values("row", kind="stable").to_csv(self.path, index=False)
+        self.preview.sort(key=lambda problem: problem.row)

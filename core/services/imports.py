@@ -152,6 +152,8 @@ def import_file(
         except BaseException:
             savepoint.rollback()
             raise
+        rejects.close()
+        warnings.close()
         write = not dry_run and (valid_only or rejects.rows == 0)
         if write:
             savepoint.commit()

@@ -160,13 +160,14 @@ def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice
     one's open balance nor more than the payment; an invoice paid off is marked paid."""
     left = unallocated(session, payment)
     ids = [invoice.id for invoice in invoices]
-    paid = dict(
-        session.execute(
+    paid: dict[int, Decimal] = {
+        invoice_id: total
+        for invoice_id, total in session.execute(
             select(Allocation.invoice_id, func.sum(Allocation.amount))
             .where(Allocation.invoice_id.in_(ids))
             .group_by(Allocation.invoice_id)
-        ).tuples()
-    )
+        )
+    }
     allocated: dict[int, Money] = {}
     for invoice in invoices:
         if left.is_zero():
