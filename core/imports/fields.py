@@ -22,9 +22,7 @@ class Field:
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "customers": (
-        Field(
-            "external_ref", "Customer ref", True, ("customer id", "customer no", "account", "account number", "code")
-        ),
+        Field("external_ref", "Customer ref", True, ("ref", "customer id", "customer no", "account", "code")),
         Field("name", "Name", True, ("customer name", "company", "debtor", "full name")),
         Field("kind", "Person or company", aliases=("type", "customer type")),
         Field("country", "Country", True, ("country code",), whole_file="country"),
