@@ -118,11 +118,17 @@ def import_(
     currency: Annotated[str | None, typer.Option(help="Currency of every row, when the file has none.")] = None,
     country: Annotated[str | None, typer.Option(help="Country of new customers, when the file has none.")] = None,
     date_format: Annotated[str | None, typer.Option(help="e.g. DD/MM/YYYY; detected when unambiguous.")] = None,
-    amount_style: Annotated[str | None, typer.Option(help="1,234.56 (default), 1.234,56, 1 234,56 or 1'234.56.")] = None,
+    amount_style: Annotated[
+        str | None, typer.Option(help="1,234.56 (default), 1.234,56, 1 234,56 or 1'234.56.")
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Where the rows come from; payments dedupe per source.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, write nothing.")] = False,
-    valid_only: Annotated[bool, typer.Option("--valid-only", help="Write the valid rows even if some are refused.")] = False,
-    rejects: Annotated[Path | None, typer.Option(help="Write every refused row (row, column, value, reason) here.")] = None,
+    valid_only: Annotated[
+        bool, typer.Option("--valid-only", help="Write the valid rows even if some are refused.")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write every refused row (row, column, value, reason) here.")
+    ] = None,
 ) -> None:
     """Import a file. Refused rows are listed; without --valid-only nothing is written if any is refused."""
     import shutil
@@ -186,7 +192,9 @@ def _report(result: Any) -> None:
     for problem in result.problems[:50]:
         typer.echo(f"  row {problem.row}, {problem.column}: {problem.reason}", err=True)
     if result.problem_count > 50:
-        typer.echo(f"  … and {result.problem_count - 50} more problems (use --rejects FILE to list them all).", err=True)
+        typer.echo(
+            f"  … and {result.problem_count - 50} more problems (use --rejects FILE to list them all).", err=True
+        )
     for warning in result.warnings[:20]:
         typer.echo(f"  warning: row {warning.row}, {warning.column}: {warning.reason}", err=True)
     if result.dry_run:

@@ -14,7 +14,7 @@ from core.errors import ValidationError
 from core.imports.fields import Mapping
 from core.imports.parsing import parse_amounts, parse_countries, parse_currencies
 from core.imports.rejects import ProblemLog
-from core.imports.staging import Checks
+from core.imports.staging import Checks, rowcount
 from core.models import RISK_TIERS
 from core.roles import Actor
 
@@ -161,7 +161,8 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
                      FROM import_stage GROUP BY external_ref HAVING count(*) > 1)
         DELETE FROM import_stage s USING dup WHERE s.external_ref = dup.external_ref
         RETURNING s.row_no, :column, s.external_ref,
-            'customer ' || s.external_ref || ' is on rows ' || dup.rows_list || ' of this file; a customer may appear once'
+            'customer ' || s.external_ref || ' is on rows ' || dup.rows_list || ' of this file; '
+            || 'a customer may appear once'
         """,
         column=mapping.columns["external_ref"],
     )
@@ -189,17 +190,19 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
         .scalars()
         .all()
     )
-    new = session.execute(
-        text(
-            """
+    new = rowcount(
+        session.execute(
+            text(
+                """
             INSERT INTO customers (external_ref, kind, name, country, time_zone, language, segment, risk_tier,
                                    credit_limit, credit_currency)
             SELECT external_ref, coalesce(kind, 'company'), name, country, time_zone, coalesce(language, 'en'),
                    segment, coalesce(risk_tier, 'medium'), credit_limit, credit_currency
             FROM import_stage s WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.external_ref)
             """
+            )
         )
-    ).rowcount
+    )
     contacts_new, contacts_changed = _contacts(session, mapping)
     staged = session.scalar(text("SELECT count(*) FROM import_stage")) or 0
     changed = len(set(updated) | set(contacts_changed))

@@ -23,7 +23,7 @@ from core.imports.parsing import (
     parse_flags,
 )
 from core.imports.rejects import ProblemLog
-from core.imports.staging import Checks, refuse_from_sql
+from core.imports.staging import Checks, refuse_from_sql, rowcount
 from core.roles import Actor
 
 STAGE = (
@@ -196,7 +196,8 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
                 """SELECT count(DISTINCT changed.invoice_id) FROM (
                    SELECT invoice_id FROM import_touched WHERE NOT inserted
                    UNION ALL SELECT invoice_id FROM import_changed_later) changed
-               WHERE NOT EXISTS (SELECT 1 FROM import_touched t WHERE t.invoice_id = changed.invoice_id AND t.inserted)"""
+               WHERE NOT EXISTS (SELECT 1 FROM import_touched t
+                                 WHERE t.invoice_id = changed.invoice_id AND t.inserted)"""
             )
         )
         or 0
@@ -249,7 +250,8 @@ def _create_customers(session: Session, mapping: Mapping, rejects: ProblemLog) -
         text(
             """
             INSERT INTO customers (external_ref, kind, name, country, time_zone, segment)
-            SELECT DISTINCT ON (customer_ref) customer_ref, 'company', coalesce(nullif(customer_name, ''), customer_ref),
+            SELECT DISTINCT ON (customer_ref) customer_ref, 'company',
+                   coalesce(nullif(customer_name, ''), customer_ref),
                    country, CAST(:zones AS jsonb) ->> country, nullif(segment, '')
             FROM import_stage s
             WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.customer_ref)
@@ -259,7 +261,7 @@ def _create_customers(session: Session, mapping: Mapping, rejects: ProblemLog) -
         ),
         {"zones": json.dumps(zones)},
     )
-    return created.rowcount
+    return rowcount(created)
 
 
 def _restate_paid_status(session: Session) -> None:
@@ -304,7 +306,7 @@ def _open_disputes(session: Session, actor: Actor, file_name: str) -> int:
         ),
         {"file": file_name, "actor_id": actor.user_id, "actor": actor.username},
     )
-    return rows.rowcount
+    return rowcount(rows)
 
 
 def _settle(session: Session, mapping: Mapping) -> int:
@@ -341,4 +343,4 @@ def _settle(session: Session, mapping: Mapping) -> int:
         ),
         {"source": mapping.source},
     )
-    return rows.rowcount
+    return rowcount(rows)

@@ -184,7 +184,7 @@ def parse_currencies(values: pd.Series) -> Parsed:
 
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+    return frozenset(str(code) for code in Locale("en").territories if str(code).isalpha() and len(str(code)) == 2)
 
 
 def parse_countries(values: pd.Series) -> Parsed:

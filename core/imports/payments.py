@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.imports.fields import Mapping
 from core.imports.parsing import parse_amounts, parse_currencies, parse_dates, parse_methods
 from core.imports.rejects import ProblemLog
-from core.imports.staging import Checks, refuse_from_sql
+from core.imports.staging import Checks, refuse_from_sql, rowcount
 from core.models import Payment
 from core.roles import Actor
 
@@ -79,7 +79,8 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
                      FROM import_stage GROUP BY reference HAVING count(*) > 1)
         DELETE FROM import_stage s USING dup WHERE s.reference = dup.reference
         RETURNING s.row_no, :column, s.reference,
-            'reference ' || s.reference || ' is on rows ' || dup.rows_list || ' of this file; a payment is recorded once'
+            'reference ' || s.reference || ' is on rows ' || dup.rows_list || ' of this file; '
+            || 'a payment is recorded once'
         """,
         column=column,
     )
@@ -97,13 +98,15 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
         column=column,
         source=mapping.source,
     )
-    unchanged = session.execute(
-        text(
-            """DELETE FROM import_stage s USING payments p
+    unchanged = rowcount(
+        session.execute(
+            text(
+                """DELETE FROM import_stage s USING payments p
                WHERE p.source = :source AND p.reference = s.reference"""
-        ),
-        {"source": mapping.source},
-    ).rowcount
+            ),
+            {"source": mapping.source},
+        )
+    )
     unknown = (
         session.scalar(
             text(

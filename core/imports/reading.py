@@ -171,9 +171,9 @@ def _xlsx_chunks(path: Path, facts: FileFacts, sheet: str | None, rows: int) -> 
         lines = workbook[sheet].iter_rows(values_only=True)
         columns: list[str] | None = None
         header_row = 0
-        for header_row, values in enumerate(lines, start=1):
+        for number, values in enumerate(lines, start=1):
             if any(v not in (None, "") for v in values):
-                columns = _clean_headers(list(values))
+                columns, header_row = _clean_headers(list(values)), number
                 break
         if columns is None:
             raise ValidationError(f"Sheet {sheet!r} of {facts.name} is empty.")

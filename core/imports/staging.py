@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any, cast
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import CursorResult, Result, text
 from sqlalchemy.orm import Session
 
 from core.imports.fields import Mapping, fields_for
@@ -98,9 +99,14 @@ def copy_rows(session: Session, frame: pd.DataFrame, columns: Sequence[str]) -> 
     buffer = io.StringIO()
     frame.loc[:, ["row_no", *columns]].to_csv(buffer, index=False, header=False)
     raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        with cursor.copy(f"COPY import_stage (row_no, {', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getvalue())
+    statement = f"COPY import_stage (row_no, {', '.join(columns)}) FROM STDIN (FORMAT csv)"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        copy.write(buffer.getvalue())
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows a data-changing statement wrote."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def refuse_from_sql(session: Session, rejects: ProblemLog, sql: str, **params: object) -> int:

@@ -173,7 +173,9 @@ def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice
         if left.is_zero():
             break
         if invoice.currency != payment.currency:
-            raise ValidationError(f"Invoice {invoice.number} is in {invoice.currency}; the payment is in {payment.currency}.")
+            raise ValidationError(
+                f"Invoice {invoice.number} is in {invoice.currency}; the payment is in {payment.currency}."
+            )
         balance = Money(invoice.amount - paid.get(invoice.id, Decimal(0)), invoice.currency)
         applied = min(balance, left)
         if applied.amount <= 0:

@@ -180,7 +180,8 @@ def match_payment(
         by_id = {invoice.id: invoice for invoice in invoices}
         if missing := [i for i in invoice_ids if i not in by_id]:
             raise ValidationError(
-                f"Invoices {', '.join(map(str, missing))} are not open {payment.currency} invoices of {customer.external_ref}."
+                f"Invoices {', '.join(map(str, missing))} are not open {payment.currency} invoices "
+                f"of {customer.external_ref}."
             )
         chosen, rule = [by_id[i] for i in invoice_ids], "chosen"
     else:

@@ -43,7 +43,9 @@ def reasons(result) -> list[tuple[int, str, str]]:
 
 
 def test_a_refused_row_means_nothing_is_written_unless_valid_rows_are_chosen(session, tmp_path):
-    path = write(tmp_path, HEADER + "B1,INV-1,2024-03-01,2024-03-31,100.00,PHP\nB1,INV-2,2024-03-01,2024-03-31,abc,PHP\n")
+    path = write(
+        tmp_path, HEADER + "B1,INV-1,2024-03-01,2024-03-31,100.00,PHP\nB1,INV-2,2024-03-01,2024-03-31,abc,PHP\n"
+    )
 
     refused = run(session, path)
 

@@ -38,7 +38,12 @@ def test_customers_are_created_with_their_contact_and_a_time_zone_from_the_count
 
     assert (result.new, result.updated, result.details["contacts_created"]) == (2, 0, 2)
     santos = customer(session, "K1")
-    assert (santos.name, santos.country, santos.time_zone, santos.segment) == ("Sari-Sari Santos", "PH", "Asia/Manila", "SME")
+    assert (santos.name, santos.country, santos.time_zone, santos.segment) == (
+        "Sari-Sari Santos",
+        "PH",
+        "Asia/Manila",
+        "SME",
+    )
     contact = session.scalar(select(Contact).where(Contact.customer_id == santos.id))
     assert (contact.email, contact.phone, contact.name) == ("Ana@example.ph", "+639171234567", "Sari-Sari Santos")
     assert customer(session, "K2").time_zone == "Asia/Singapore"
@@ -60,9 +65,7 @@ def test_bad_customer_cells_are_refused_one_by_one(session, tmp_path):
     result = load(
         session,
         tmp_path,
-        "ref,name,country,email,phone,time zone,type\n"
-        "K5,A,PH,not-an-email,12,Mars/Olympus,alien\n"
-        "K6,,XX,,,,\n",
+        "ref,name,country,email,phone,time zone,type\nK5,A,PH,not-an-email,12,Mars/Olympus,alien\nK6,,XX,,,,\n",
     )
 
     assert sorted((p.row, p.column) for p in result.problems) == [

@@ -45,7 +45,10 @@ def test_the_ibm_sample_imports_and_every_invoice_settles_in_the_files_days(sess
     settled = {(s.customer_ref, s.number): s for s in ledger.settled_invoices(session)}
     assert settled.keys() == expected.keys()
     for key, row in expected.items():
-        assert (settled[key].days_to_settle, settled[key].days_late) == (int(row["DaysToSettle"]), int(row["DaysLate"])), key
+        assert (settled[key].days_to_settle, settled[key].days_late) == (
+            int(row["DaysToSettle"]),
+            int(row["DaysLate"]),
+        ), key
 
     disputed = set(session.scalars(select(Invoice.number).where(Invoice.disputed)))
     assert disputed == {number for (_, number), r in expected.items() if r["Disputed"] == "Yes"}

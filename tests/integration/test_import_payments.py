@@ -169,6 +169,10 @@ def test_duplicate_references_in_one_file_and_future_dates_are_refused(session, 
         (2, "reference TRX-9 is on rows 2, 3 of this file; a payment is recorded once"),
         (3, "reference TRX-9 is on rows 2, 3 of this file; a payment is recorded once"),
         (4, "a payment cannot be received in the future"),
-        (5, "'cheque?' is not a payment method (bank_transfer, card, cash, check, e_wallet, direct_debit, other, GCash, PayNow…)"),
+        (
+            5,
+            "'cheque?' is not a payment method "
+            "(bank_transfer, card, cash, check, e_wallet, direct_debit, other, GCash, PayNow…)",
+        ),
     ]
     assert session.scalar(select(func.count(Payment.id))) == 0
