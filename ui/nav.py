@@ -21,6 +21,14 @@ class PageSpec:
 
 PAGES = (
     PageSpec("dashboard", "pages/dashboard.py", "Dashboard", ":material/dashboard:", ALL_ROLES, default=True),
+    PageSpec("import", "pages/imports.py", "Import", ":material/upload_file:", frozenset({Role.MANAGER})),
+    PageSpec(
+        "unapplied",
+        "pages/unapplied.py",
+        "Unapplied payments",
+        ":material/account_balance_wallet:",
+        frozenset({Role.MANAGER}),
+    ),
     PageSpec("admin", "pages/admin.py", "Admin", ":material/admin_panel_settings:", frozenset({Role.ADMIN})),
 )
 BY_KEY = {page.key: page for page in PAGES}

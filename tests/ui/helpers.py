@@ -4,6 +4,7 @@ through core.db; what it should see must be committed, not left in a rolled-back
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,13 +13,20 @@ import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from core import db
+from core.imports.fields import Mapping, guess_columns
 from core.money import Money
 from core.roles import Role
-from core.services import ledger, users
+from core.services import imports, ledger, matching, users
+from core.services.matching import UnappliedPayment
 from tests.factories import PASSWORD, SYSTEM, make_customer, make_invoice, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE_PATHS = {"dashboard": "pages/dashboard.py", "admin": "pages/admin.py"}
+PAGE_PATHS = {
+    "dashboard": "pages/dashboard.py",
+    "import": "pages/imports.py",
+    "unapplied": "pages/unapplied.py",
+    "admin": "pages/admin.py",
+}
 
 
 def app(script: str = "Home.py") -> AppTest:
@@ -117,3 +125,29 @@ def option_for(options: list[str], username: str) -> str:
     """The admin user picker's option for username ("username — Name")."""
     (option,) = [o for o in options if o.startswith(f"{username} — ")]
     return option
+
+
+def upload(at: AppTest, file_name: str, content: str) -> AppTest:
+    """Drop a file on the import page's uploader, as a browser would, and rerun."""
+    mime = "text/csv" if file_name.endswith(".csv") else "application/octet-stream"
+    return at.file_uploader(key="import_file").upload(file_name, content.encode("utf-8"), mime).run()
+
+
+def commit_unknown_payment(amount: str, currency: str = "PHP") -> UnappliedPayment:
+    """A committed payment whose payer is unknown, recorded the way a bank file brings one in:
+    through the payments import, with a reference that names no invoice and no customer ref."""
+    reference = f"DEP-{uuid.uuid4().hex[:12]}"
+    received = (date.today() - timedelta(days=1)).isoformat()
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bank.csv"
+        path.write_text(f"reference,received_on,amount,currency\n{reference},{received},{amount},{currency}\n")
+        mapping = Mapping(
+            "payments", columns=guess_columns("payments", ["reference", "received_on", "amount", "currency"])
+        )
+        with db.transaction() as session:
+            result = imports.import_file(session, SYSTEM, path, mapping=mapping, file_name="bank.csv")
+            assert (result.new, result.rejected, result.details["unapplied"]) == (1, 0, 1), result
+            (payment,) = [p for p in matching.list_unapplied(session, SYSTEM) if p.reference == reference]
+        if result.problems_file:
+            result.problems_file.unlink(missing_ok=True)
+    return payment

@@ -9,12 +9,17 @@ from core.roles import Role
 from tests.ui.helpers import PAGE_PATHS, app, commit_staff, shows_sign_in_form, signed_in, tables_with, texts
 from ui.nav import BY_KEY
 
-TITLES = {"dashboard": "Dashboard", "admin": "Admin"}
+TITLES = {"dashboard": "Dashboard", "import": "Import", "unapplied": "Unapplied payments", "admin": "Admin"}
 
 
 @pytest.fixture(scope="module")
 def staff(database: str) -> dict[Role, str]:
     return commit_staff("ui_access")
+
+
+def test_every_registered_page_is_covered_by_these_tests():
+    assert set(PAGE_PATHS) == set(BY_KEY) == set(TITLES)
+    assert all(PAGE_PATHS[key] == BY_KEY[key].path for key in BY_KEY)
 
 
 def test_signed_out_home_shows_the_sign_in_form_and_no_metrics(database):
