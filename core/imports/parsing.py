@@ -133,7 +133,7 @@ def _amount_pattern(style: str) -> re.Pattern[str]:
     group = get_group_symbol(locale)
     decimal = re.escape(get_decimal_symbol(locale))
     if group.isspace():
-        group_class = r"[\s\u00a0\u202f]"
+        group_class = "[\\s\u00a0\u202f]"  # real characters: RE2 (pyarrow) has no \\u escapes
     elif group in ("’", "'"):
         group_class = "['’]"
     else:
@@ -146,17 +146,25 @@ def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parse
     decimals than each row's currency has."""
     if style not in AMOUNT_STYLES:
         raise ValidationError(f"{style!r} is not an amount style: use one of {', '.join(AMOUNT_STYLES)}.")
+    decimal = re.escape(get_decimal_symbol(AMOUNT_STYLES[style]))
     text = values.str.strip()
-    text = text.str.replace(rf"^{_CURRENCY_AFFIX}\s*|\s*{_CURRENCY_AFFIX}$", "", regex=True)
-    bracketed = text.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
-    text = text.mask(bracketed, "-" + text.str.slice(1, -1))
-    parts = text.str.extract(_amount_pattern(style).pattern + "$")
-    shape_ok = parts["int"].notna() & text.str.match(_amount_pattern(style).pattern + "$").fillna(False)
-    integer = parts["int"].fillna("").str.replace(r"\D", "", regex=True).str.lstrip("0").replace("", "0")
-    fraction = parts["frac"].fillna("").str.rstrip("0")
-    negative = parts["sign"].fillna("") == "-"
+    # Most cells are plain digits with an optional decimal part: split those without a regex
+    # per cell, and give only the rest (groups, signs, symbols, brackets) the full treatment.
+    plain = text.str.fullmatch(rf"[0-9]+(?:{decimal}[0-9]+)?").fillna(False).astype(bool)
+    integer = text.str.replace(rf"{decimal}[0-9]*$", "", regex=True)
+    fraction = text.str.replace(rf"^[0-9]+{decimal}?", "", regex=True).where(plain, "")
+    negative = pd.Series(False, index=values.index)
+    shape_ok = plain.copy()
+    if not plain.all():
+        rest = _amount_parts(text[~plain], style)
+        integer = integer.where(plain, rest["int"])
+        fraction = fraction.where(plain, rest["frac"])
+        negative = negative.where(plain, rest["negative"]).astype(bool)
+        shape_ok = shape_ok.where(plain, rest["ok"]).astype(bool)
+    integer = integer.fillna("").str.lstrip("0").replace("", "0")
+    fraction = fraction.fillna("").str.rstrip("0")
     zero = (integer == "0") & (fraction == "")
-    decimals_allowed = currencies.map(lambda code: minor_unit(code) if code in known_currencies() else 4)
+    decimals_allowed = currencies.map(_decimals_allowed).astype(int)
     normalized = integer.where(fraction == "", integer + "." + fraction)
 
     reasons = _no_reasons(values)
@@ -164,12 +172,33 @@ def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parse
     reasons = reasons.mask(~shape_ok, quoted + f" is not an amount written like {style}")
     reasons = reasons.mask(shape_ok & (negative | zero), quoted + " must be more than zero")
     reasons = reasons.mask(
-        shape_ok & ~negative & ~zero & (fraction.str.len() > decimals_allowed.astype(int)),
+        shape_ok & ~negative & ~zero & (fraction.str.len() > decimals_allowed),
         quoted + " has more decimals than " + currencies + " allows",
     )
     reasons = reasons.mask(shape_ok & (integer.str.len() > _MAX_INTEGER_DIGITS), quoted + " is too large")
-    reasons = reasons.mask(values.str.strip() == "", "")  # callers decide whether an amount is required
+    reasons = reasons.mask(text == "", "")  # callers decide whether an amount is required
     return Parsed(normalized.where(reasons == ""), reasons)
+
+
+def _decimals_allowed(code: str) -> int:
+    return minor_unit(code) if code in known_currencies() else 4
+
+
+def _amount_parts(text: pd.Series, style: str) -> pd.DataFrame:
+    """Sign, digits and decimals of amounts with group separators, signs, brackets or symbols."""
+    text = text.str.replace(rf"^{_CURRENCY_AFFIX}\s*|\s*{_CURRENCY_AFFIX}$", "", regex=True)
+    bracketed = text.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
+    text = text.mask(bracketed, "-" + text.str.slice(1, -1))
+    parts = text.astype(object).str.extract("^" + _amount_pattern(style).pattern + "$")
+    return pd.DataFrame(
+        {
+            "int": parts["int"].str.replace(r"\D", "", regex=True),
+            "frac": parts["frac"].fillna(""),
+            "negative": parts["sign"].fillna("") == "-",
+            "ok": parts["int"].notna(),
+        },
+        index=text.index,
+    )
 
 
 def parse_currencies(values: pd.Series) -> Parsed:

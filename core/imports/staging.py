@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import CursorResult, Result, text
 from sqlalchemy.orm import Session
 
@@ -93,15 +95,21 @@ def create_stage(session: Session, columns: Sequence[tuple[str, str]]) -> None:
 
 
 def copy_rows(session: Session, frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    """COPY a chunk's staged columns (row_no first) into import_stage. Empty cells become NULL."""
+    """COPY a chunk's staged columns (row_no first) into import_stage. Empty cells become NULL.
+
+    pyarrow writes the CSV (in C++, several times faster than pandas' to_csv); it quotes every
+    text, so FORCE_NULL turns a quoted empty text into NULL as an unquoted one already is.
+    """
     if frame.empty:
         return
-    buffer = io.StringIO()
-    frame.loc[:, ["row_no", *columns]].to_csv(buffer, index=False, header=False)
+    buffer = io.BytesIO()
+    table = pa.Table.from_pandas(frame.loc[:, ["row_no", *columns]], preserve_index=False)
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     raw = session.connection().connection.driver_connection
-    statement = f"COPY import_stage (row_no, {', '.join(columns)}) FROM STDIN (FORMAT csv)"
+    names = ", ".join(columns)
+    statement = f"COPY import_stage (row_no, {names}) FROM STDIN (FORMAT csv, FORCE_NULL ({names}))"
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        copy.write(buffer.getvalue())
+        copy.write(buffer.getbuffer())
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -133,6 +133,8 @@ def import_file(
         date_format = _date_format(mapping, first)
         savepoint = session.begin_nested()
         try:
+            # Room for the hash joins and aggregates over a large file, for this transaction only.
+            session.execute(text("SET LOCAL work_mem = '128MB'"))
             create_stage(session, module.STAGE)
             rows = 0
             for chunk in chain([first], chunks):
@@ -143,6 +145,7 @@ def import_file(
                 rows += len(chunk)
                 if progress:
                     progress(rows, expected)
+            session.execute(text("ANALYZE import_stage"))  # a temporary table has no statistics otherwise
             counts = module.apply(session, actor, mapping, rejects, file_name=facts.name)
             session.execute(text(f"DROP TABLE IF EXISTS {_TEMP_TABLES}"))
         except (IntegrityError, DataError) as error:
