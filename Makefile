@@ -42,7 +42,7 @@ lint: setup-dev
 	$(BIN)/mypy
 
 bench: setup-dev
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,263 @@
+"""The figures of one bench run: a table on screen and bench/results/<date>.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from bench.dashboard import DemoSeed, Timings
+from bench.imports import ChildRun
+from core.config import PROJECT_ROOT
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# What the import path should reach; reported as met or missed, never asserted.
+TARGET_IMPORT_VS_COPY = 3.0
+TARGET_IMPORT_ROWS_PER_SECOND = 50_000
+TARGET_PEAK_RSS_MB = 500
+STDERR_TAIL = 20
+SERVER_SETTINGS = (
+    "autovacuum",
+    "fsync",
+    "max_wal_size",
+    "shared_buffers",
+    "synchronous_commit",
+    "work_mem",
+    "max_parallel_workers_per_gather",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    rows: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    rows: int
+    run: ChildRun
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.run.seconds if self.run.ok and self.run.seconds else 0.0
+
+
+@dataclass
+class Figures:
+    """Filled in as the run goes; a step that did not run stays None."""
+
+    options: dict[str, Any]
+    machine: dict[str, Any]
+    book: Step | None = None
+    book_tables: dict[str, int] = field(default_factory=dict)
+    import_file: Step | None = None
+    import_file_bytes: int = 0
+    first_import: ImportStep | None = None
+    reimport: ImportStep | None = None
+    raw_copy: Step | None = None
+    dashboard: Timings | None = None
+    dashboard_after_import: Timings | None = None
+    demo_seed: DemoSeed | None = None
+    demo_seed_error: str | None = None
+
+    @property
+    def import_vs_copy(self) -> float | None:
+        if self.first_import is None or not self.first_import.run.ok or self.raw_copy is None:
+            return None
+        return self.first_import.run.seconds / self.raw_copy.seconds
+
+
+def server_facts(connection: Connection) -> dict[str, str]:
+    """The server's version and the settings that move bulk-load and report timings most."""
+    with connection.begin():
+        rows = connection.execute(
+            text("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(:names) ORDER BY name"),
+            {"names": list(SERVER_SETTINGS)},
+        )
+        return {"version": connection.execute(text("SHOW server_version")).scalar_one()} | dict(rows.tuples().all())
+
+
+def machine_facts(postgresql: dict[str, str]) -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "memory_mb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20),
+        "python": platform.python_version(),
+        "postgresql": postgresql,
+        "platform": platform.platform(),
+        "commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        found = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return found.stdout.strip()
+
+
+def tail(text: str, lines: int) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def _row(label: str, step: Step | None) -> str:
+    if step is None:
+        return f"{label:<26}{'not run':>12}"
+    return f"{label:<26}{step.rows:>12,}{step.seconds:>10.1f}{step.rows_per_second:>12,.0f}"
+
+
+def _import_row(label: str, step: ImportStep | None) -> str:
+    if step is None:
+        return f"{label:<26}{'not run':>12}"
+    if not step.run.ok:
+        return f"{label:<26}{step.rows:>12,}{step.run.seconds:>10.1f}{'FAILED':>12}  exit code {step.run.exit_code}"
+    return (
+        f"{label:<26}{step.rows:>12,}{step.run.seconds:>10.1f}{step.rows_per_second:>12,.0f}"
+        f"  peak RSS {step.run.peak_rss_mb:,.0f} MB"
+    )
+
+
+def _timings(label: str, timings: Timings | None) -> str | None:
+    if timings is None:
+        return None
+    return f"{label:<34}median {timings.median_ms:,.0f} ms, worst {timings.worst_ms:,.0f} ms ({len(timings.runs)} runs)"
+
+
+def render_table(figures: Figures) -> str:
+    lines = [
+        f"{'':<26}{'rows':>12}{'seconds':>10}{'rows/s':>12}",
+        _row("book generation", figures.book),
+        _row("import file written", figures.import_file),
+        _import_row("import (first)", figures.first_import),
+        _import_row("re-import (unchanged)", figures.reimport),
+        _row("raw COPY, same file", figures.raw_copy),
+        "",
+    ]
+    ratio = figures.import_vs_copy
+    if ratio is None:
+        lines.append(f"{'import ÷ raw COPY':<34}n/a (target ≤ {TARGET_IMPORT_VS_COPY:g}×)")
+    else:
+        lines.append(
+            f"{'import ÷ raw COPY':<34}{ratio:.1f}× (target ≤ {TARGET_IMPORT_VS_COPY:g}×: "
+            f"{_verdict(ratio <= TARGET_IMPORT_VS_COPY)})"
+        )
+    first = figures.first_import
+    if first is not None and first.run.ok:
+        speed, peak = first.rows_per_second, first.run.peak_rss_mb
+        lines.append(
+            f"{'import rows/s':<34}{speed:,.0f} (target ≥ {TARGET_IMPORT_ROWS_PER_SECOND:,}: "
+            f"{_verdict(speed >= TARGET_IMPORT_ROWS_PER_SECOND)})"
+        )
+        lines.append(
+            f"{'import child peak RSS':<34}{peak:,.0f} MB (target ≤ {TARGET_PEAK_RSS_MB} MB: "
+            f"{_verdict(peak <= TARGET_PEAK_RSS_MB)})"
+        )
+    else:
+        lines.append(f"{'import rows/s, peak RSS':<34}n/a: the import did not succeed")
+    if figures.reimport is not None and figures.reimport.run.ok:
+        lines.append(f"{'re-import child peak RSS':<34}{figures.reimport.run.peak_rss_mb:,.0f} MB")
+    lines += [
+        line
+        for line in (
+            _timings("dashboard, generated book", figures.dashboard),
+            _timings("dashboard, after the import", figures.dashboard_after_import),
+        )
+        if line
+    ]
+    demo = figures.demo_seed
+    if demo is not None:
+        lines.append(
+            f"{'seed-demo':<34}{demo.customers} customers, {demo.invoices} invoices, {demo.payments} payments "
+            f"in {demo.seconds:.1f} s"
+        )
+        lines.append(_timings("dashboard, demo book", demo.dashboard) or "")
+    if figures.demo_seed_error:
+        lines.append(f"{'seed-demo':<34}FAILED: {figures.demo_seed_error}")
+    return "\n".join(lines)
+
+
+def _step(step: Step | None, **extra: Any) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    figures = {"rows": step.rows, "seconds": round(step.seconds, 3), "rows_per_second": round(step.rows_per_second)}
+    return figures | extra
+
+
+def _import(step: ImportStep | None) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    run = step.run
+    return {
+        "rows": step.rows,
+        "ok": run.ok,
+        "exit_code": run.exit_code,
+        "seconds": round(run.seconds, 3),
+        "rows_per_second": round(step.rows_per_second) if run.ok else None,
+        "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "stdout_tail": tail(run.stdout, STDERR_TAIL),
+        "stderr_tail": tail(run.stderr, STDERR_TAIL),
+    }
+
+
+def _dashboard(timings: Timings | None) -> dict[str, Any] | None:
+    if timings is None:
+        return None
+    return {
+        "median_ms": round(timings.median_ms, 1),
+        "worst_ms": round(timings.worst_ms, 1),
+        "runs_ms": [round(t * 1000, 1) for t in timings.runs],
+    }
+
+
+def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
+    first = figures.first_import
+    demo = figures.demo_seed
+    return {
+        "date": finished.date().isoformat(),
+        "finished_at": finished.isoformat(timespec="seconds"),
+        "options": figures.options,
+        "machine": figures.machine,
+        "book_generation": _step(figures.book, tables=figures.book_tables),
+        "import_file": _step(figures.import_file, bytes=figures.import_file_bytes),
+        "import_first": _import(first),
+        "reimport": _import(figures.reimport),
+        "raw_copy": _step(figures.raw_copy),
+        "import_vs_copy": round(figures.import_vs_copy, 2) if figures.import_vs_copy is not None else None,
+        "dashboard": _dashboard(figures.dashboard),
+        "dashboard_after_import": _dashboard(figures.dashboard_after_import),
+        "demo_seed": None
+        if demo is None
+        else asdict(demo) | {"seconds": round(demo.seconds, 3), "dashboard": _dashboard(demo.dashboard)},
+        "demo_seed_error": figures.demo_seed_error,
+        "targets": {
+            "import_vs_copy_max": TARGET_IMPORT_VS_COPY,
+            "import_rows_per_second_min": TARGET_IMPORT_ROWS_PER_SECOND,
+            "import_peak_rss_mb_max": TARGET_PEAK_RSS_MB,
+        },
+    }
+
+
+def write_results(figures: Figures, *, finished: datetime) -> Path:
+    """bench/results/<date>.json; a run later the same day replaces it."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{finished.date().isoformat()}.json"
+    path.write_text(json.dumps(as_json(figures, finished=finished), indent=2, ensure_ascii=False) + "\n")
+    return path
