@@ -70,40 +70,25 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
 
     for key in DATE_KEYS:
         cells = checks.cells(key)
+        staged[key] = pd.Series(pd.NaT, index=staged.index, dtype="datetime64[ns]")
         if cells is None:
-            staged[key] = None
             continue
         if key != "settled_date":
             checks.refuse(key, cells == "", f"the {key.replace('_', ' ')} is empty")
-        parsed = parse_dates(cells, date_format) if date_format else None
-        if parsed is None:
-            staged[key] = None
+        if date_format is None:
             continue
+        parsed = parse_dates(cells, date_format)
         checks.explain(key, parsed.reasons, cells)
         staged[key] = parsed.values
-    both = staged["issue_date"].notna() & staged["due_date"].notna()
-    early = both & (staged["due_date"].where(both) < staged["issue_date"].where(both))
-    checks.refuse(
-        "due_date",
-        early,
-        "the due date is before the issue date " + staged["issue_date"].astype(str),
-        checks.cells("due_date"),
-    )
-    settled = staged["settled_date"]
-    checks.refuse(
-        "settled_date",
-        settled.notna() & (settled.where(settled.notna()) > today),
-        "the settled date is in the future",
-        checks.cells("settled_date"),
-    )
-    checks.refuse(
-        "settled_date",
-        settled.notna()
-        & staged["issue_date"].notna()
-        & (settled.where(settled.notna()) < staged["issue_date"].where(both | settled.notna())),
-        "the settled date is before the issue date",
-        checks.cells("settled_date"),
-    )
+    issue, due, settled = staged["issue_date"], staged["due_date"], staged["settled_date"]
+    early = due < issue  # comparisons with a missing date (NaT) are false
+    if early.any():
+        on = issue.where(early).dt.strftime("%Y-%m-%d")
+        checks.refuse("due_date", early, "the due date is before the issue date " + on, checks.cells("due_date"))
+    future = settled > pd.Timestamp(today)
+    checks.refuse("settled_date", future, "the settled date is in the future", checks.cells("settled_date"))
+    before = settled < issue
+    checks.refuse("settled_date", before, "the settled date is before the issue date", checks.cells("settled_date"))
 
     amounts = parse_amounts(
         checks.required("amount", "the amount"), mapping.amount_style, staged["currency"].fillna("")
@@ -161,31 +146,43 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
         """,
         column=headers["amount"],
     )
-    session.execute(text("CREATE TEMPORARY TABLE import_touched (invoice_id integer, inserted boolean) ON COMMIT DROP"))
+    # Invoices with an id above this are the ones this import creates.
+    existing_up_to = session.scalar(text("SELECT coalesce(max(id), 0) FROM invoices"))
+    session.execute(text("CREATE TEMPORARY TABLE import_touched (invoice_id integer) ON COMMIT DROP"))
     session.execute(
         text(
             """
-            WITH up AS (
-                INSERT INTO invoices AS i (customer_id, source, number, issue_date, due_date, currency, amount,
-                                           status, disputed, version)
+            WITH changed AS (
+                UPDATE invoices i
+                SET issue_date = s.issue_date, due_date = s.due_date, currency = s.currency, amount = s.amount,
+                    version = i.version + 1, updated_at = now()
+                FROM import_stage s JOIN customers c ON c.external_ref = s.customer_ref
+                WHERE i.customer_id = c.id AND i.number = s.number
+                  AND (i.issue_date, i.due_date, i.currency, i.amount)
+                      IS DISTINCT FROM (s.issue_date, s.due_date, s.currency, s.amount)
+                RETURNING i.id)
+            INSERT INTO import_touched SELECT id FROM changed
+            """
+        )
+    )
+    # A plain insert of what is new (no ON CONFLICT: that costs a speculative insertion per row and
+    # a sequence number even for rows that exist). Should another import add the same invoice at
+    # this moment, the unique index refuses this one and nothing is written.
+    new = rowcount(
+        session.execute(
+            text(
+                """
+                INSERT INTO invoices (customer_id, source, number, issue_date, due_date, currency, amount,
+                                      status, disputed, version)
                 SELECT c.id, :source, s.number, s.issue_date, s.due_date, s.currency, s.amount, 'open', false, 1
                 FROM import_stage s JOIN customers c ON c.external_ref = s.customer_ref
-                ON CONFLICT (customer_id, number) DO UPDATE
-                    SET issue_date = excluded.issue_date, due_date = excluded.due_date, currency = excluded.currency,
-                        amount = excluded.amount, version = i.version + 1, updated_at = now()
-                    WHERE (i.issue_date, i.due_date, i.currency, i.amount)
-                        IS DISTINCT FROM (excluded.issue_date, excluded.due_date, excluded.currency, excluded.amount)
-                RETURNING i.id, i.xmax = 0 AS inserted)
-            INSERT INTO import_touched SELECT id, inserted FROM up
-            """
-        ),
-        {"source": mapping.source},
+                WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = c.id AND i.number = s.number)
+                """
+            ),
+            {"source": mapping.source},
+        )
     )
-    new, changed = session.execute(
-        text("SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM import_touched")
-    ).one()
-    if changed:
-        _restate_paid_status(session)
+    _restate_paid_status(session)
     session.execute(text("CREATE TEMPORARY TABLE import_changed_later (invoice_id integer) ON COMMIT DROP"))
     disputes = _open_disputes(session, actor, file_name)
     payments = _settle(session, mapping)
@@ -194,11 +191,11 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
         session.scalar(
             text(
                 """SELECT count(DISTINCT changed.invoice_id) FROM (
-                   SELECT invoice_id FROM import_touched WHERE NOT inserted
-                   UNION ALL SELECT invoice_id FROM import_changed_later) changed
-               WHERE NOT EXISTS (SELECT 1 FROM import_touched t
-                                 WHERE t.invoice_id = changed.invoice_id AND t.inserted)"""
-            )
+                       SELECT invoice_id FROM import_touched
+                       UNION ALL SELECT invoice_id FROM import_changed_later WHERE invoice_id <= :existing_up_to
+                   ) changed"""
+            ),
+            {"existing_up_to": existing_up_to},
         )
         or 0
     )
@@ -214,27 +211,27 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
 
 def _create_customers(session: Session, mapping: Mapping, rejects: ProblemLog) -> int:
     """Customers the file names but Recoup does not have yet, created from their first row."""
-    countries = [
-        row[0]
-        for row in session.execute(
-            text(
-                """SELECT DISTINCT s.country FROM import_stage s
-                   WHERE s.country IS NOT NULL
-                     AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.customer_ref)"""
-            )
+    session.execute(
+        text(
+            """
+            CREATE TEMPORARY TABLE import_new_customers ON COMMIT DROP AS
+            SELECT DISTINCT ON (customer_ref) customer_ref, customer_name, country, segment
+            FROM import_stage s
+            WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.customer_ref)
+            ORDER BY customer_ref, row_no
+            """
         )
-    ]
-    zones = {country: default_time_zone(country) for country in countries}
+    )
+    countries = session.scalars(text("SELECT DISTINCT country FROM import_new_customers WHERE country IS NOT NULL"))
+    zones = json.dumps({country: default_time_zone(country) for country in countries})
     refuse_from_sql(
         session,
         rejects,
         """
-        WITH first AS (
-            SELECT DISTINCT ON (customer_ref) customer_ref, country FROM import_stage s
-            WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.customer_ref)
-            ORDER BY customer_ref, row_no),
-        lacking AS (SELECT customer_ref, country FROM first
-                    WHERE country IS NULL OR (CAST(:zones AS jsonb) ->> country) IS NULL)
+        WITH lacking AS (
+            DELETE FROM import_new_customers
+            WHERE country IS NULL OR (CAST(:zones AS jsonb) ->> country) IS NULL
+            RETURNING customer_ref, country)
         DELETE FROM import_stage s USING lacking WHERE s.customer_ref = lacking.customer_ref
         RETURNING s.row_no, :column, s.customer_ref,
             CASE WHEN lacking.country IS NULL
@@ -244,24 +241,21 @@ def _create_customers(session: Session, mapping: Mapping, rejects: ProblemLog) -
                      || ' has no known time zone' END
         """,
         column=mapping.columns["customer_ref"],
-        zones=json.dumps(zones),
+        zones=zones,
     )
-    created = session.execute(
-        text(
-            """
-            INSERT INTO customers (external_ref, kind, name, country, time_zone, segment)
-            SELECT DISTINCT ON (customer_ref) customer_ref, 'company',
-                   coalesce(nullif(customer_name, ''), customer_ref),
-                   country, CAST(:zones AS jsonb) ->> country, nullif(segment, '')
-            FROM import_stage s
-            WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.customer_ref)
-            ORDER BY customer_ref, row_no
-            ON CONFLICT (external_ref) DO NOTHING
-            """
-        ),
-        {"zones": json.dumps(zones)},
+    return rowcount(
+        session.execute(
+            text(
+                """
+                INSERT INTO customers (external_ref, kind, name, country, time_zone, segment)
+                SELECT customer_ref, 'company', coalesce(nullif(customer_name, ''), customer_ref),
+                       country, CAST(:zones AS jsonb) ->> country, nullif(segment, '')
+                FROM import_new_customers
+                """
+            ),
+            {"zones": zones},
+        )
     )
-    return rowcount(created)
 
 
 def _restate_paid_status(session: Session) -> None:
@@ -273,7 +267,7 @@ def _restate_paid_status(session: Session) -> None:
             FROM import_touched t
             LEFT JOIN LATERAL (SELECT sum(a.amount) AS paid FROM allocations a WHERE a.invoice_id = t.invoice_id) p
                 ON true
-            WHERE i.id = t.invoice_id AND NOT t.inserted AND i.status IN ('open', 'paid')
+            WHERE i.id = t.invoice_id AND i.status IN ('open', 'paid')
               AND i.status <> CASE WHEN coalesce(p.paid, 0) >= i.amount THEN 'paid' ELSE 'open' END
             """
         )

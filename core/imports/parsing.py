@@ -79,12 +79,23 @@ class Parsed:
     reasons: pd.Series  # empty string where fine, else why the cell was refused
 
 
-def _quoted(values: pd.Series) -> pd.Series:
-    return "'" + values.astype(str) + "'"
-
-
 def _no_reasons(values: pd.Series) -> pd.Series:
     return pd.Series("", index=values.index, dtype=str)
+
+
+def _why(reasons: pd.Series, mask: pd.Series, values: pd.Series | None, text: str | pd.Series) -> pd.Series:
+    """Give the rows in mask a reason: "'<cell>' <text>" (or just text when values is None).
+    Only those rows are formatted, since nearly every cell of a real file is fine."""
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return reasons
+    if values is None:
+        why = text[mask] if isinstance(text, pd.Series) else text
+    else:
+        why = "'" + values[mask].astype(str) + "' " + (text[mask] if isinstance(text, pd.Series) else text)
+    reasons = reasons.copy()
+    reasons[mask] = why
+    return reasons
 
 
 def _date_parse(values: pd.Series, label: str) -> tuple[pd.Series, pd.Series]:
@@ -118,13 +129,12 @@ def detect_date_format(values: pd.Series) -> str | None:
 
 
 def parse_dates(values: pd.Series, label: str) -> Parsed:
-    """Dates in the chosen format; empty cells stay missing without a reason (callers require)."""
+    """Dates in the chosen format, as datetime64 (NaT where missing or refused); empty cells get
+    no reason (callers decide whether a date is required)."""
     parsed, shape_ok = _date_parse(values, label)
-    empty = values == ""
-    reasons = _no_reasons(values)
-    reasons = reasons.mask(~shape_ok & ~empty, _quoted(values) + f" is not a date in {label} form")
-    reasons = reasons.mask(shape_ok & parsed.isna(), _quoted(values) + f" is not a real date ({label})")
-    return Parsed(parsed.dt.date.where(parsed.notna(), None), reasons)
+    reasons = _why(_no_reasons(values), ~shape_ok & (values != ""), values, f"is not a date in {label} form")
+    reasons = _why(reasons, shape_ok & parsed.isna(), values, f"is not a real date ({label})")
+    return Parsed(parsed, reasons)
 
 
 @cache
@@ -164,18 +174,15 @@ def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parse
     integer = integer.fillna("").str.lstrip("0").replace("", "0")
     fraction = fraction.fillna("").str.rstrip("0")
     zero = (integer == "0") & (fraction == "")
-    decimals_allowed = currencies.map(_decimals_allowed).astype(int)
+    allowed = {code: _decimals_allowed(code) for code in currencies.dropna().unique()}
+    decimals_allowed = currencies.map(allowed).fillna(4).astype(int)
     normalized = integer.where(fraction == "", integer + "." + fraction)
 
-    reasons = _no_reasons(values)
-    quoted = _quoted(values)
-    reasons = reasons.mask(~shape_ok, quoted + f" is not an amount written like {style}")
-    reasons = reasons.mask(shape_ok & (negative | zero), quoted + " must be more than zero")
-    reasons = reasons.mask(
-        shape_ok & ~negative & ~zero & (fraction.str.len() > decimals_allowed),
-        quoted + " has more decimals than " + currencies + " allows",
-    )
-    reasons = reasons.mask(shape_ok & (integer.str.len() > _MAX_INTEGER_DIGITS), quoted + " is too large")
+    reasons = _why(_no_reasons(values), ~shape_ok, values, f"is not an amount written like {style}")
+    reasons = _why(reasons, shape_ok & (negative | zero), values, "must be more than zero")
+    too_precise = shape_ok & ~negative & ~zero & (fraction.str.len() > decimals_allowed)
+    reasons = _why(reasons, too_precise, values, "has more decimals than " + currencies + " allows")
+    reasons = _why(reasons, shape_ok & (integer.str.len() > _MAX_INTEGER_DIGITS), values, "is too large")
     reasons = reasons.mask(text == "", "")  # callers decide whether an amount is required
     return Parsed(normalized.where(reasons == ""), reasons)
 
@@ -204,9 +211,7 @@ def _amount_parts(text: pd.Series, style: str) -> pd.DataFrame:
 def parse_currencies(values: pd.Series) -> Parsed:
     codes = values.str.strip().str.upper()
     known = codes.isin(known_currencies())
-    reasons = _no_reasons(values).mask(
-        ~known, _quoted(values) + " is not an ISO 4217 currency code (e.g. PHP, SGD, USD)"
-    )
+    reasons = _why(_no_reasons(values), ~known, values, "is not an ISO 4217 currency code (e.g. PHP, SGD, USD)")
     reasons = reasons.mask(codes == "", "the currency is empty")
     return Parsed(codes.where(known), reasons)
 
@@ -219,30 +224,27 @@ def _countries() -> frozenset[str]:
 def parse_countries(values: pd.Series) -> Parsed:
     codes = values.str.strip().str.upper()
     known = codes.isin(_countries()) | (codes == "")
-    reasons = _no_reasons(values).mask(
-        ~known, _quoted(values) + " is not a two-letter ISO country code (e.g. PH, SG, US)"
-    )
+    reasons = _why(_no_reasons(values), ~known, values, "is not a two-letter ISO country code (e.g. PH, SG, US)")
     return Parsed(codes.where(known & (codes != "")), reasons)
 
 
 def parse_flags(values: pd.Series) -> Parsed:
     words = values.str.strip().str.lower()
     yes, no = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)
-    reasons = _no_reasons(values).mask(~yes & ~no, _quoted(values) + " is not yes or no")
+    reasons = _why(_no_reasons(values), ~yes & ~no, values, "is not yes or no")
     return Parsed(yes.where(yes | no), reasons)
 
 
 def parse_methods(values: pd.Series) -> Parsed:
     words = values.str.strip().str.lower()
     methods = words.map(METHOD_WORDS)
-    reasons = _no_reasons(values).mask(
-        methods.isna(), _quoted(values) + f" is not a payment method ({', '.join(PAYMENT_METHODS)}, GCash, PayNow…)"
-    )
+    known = f"({', '.join(PAYMENT_METHODS)}, GCash, PayNow…)"
+    reasons = _why(_no_reasons(values), methods.isna(), values, f"is not a payment method {known}")
     return Parsed(methods, reasons)
 
 
 def text_too_long(values: pd.Series, limit: int) -> pd.Series:
-    return _no_reasons(values).mask(values.str.len() > limit, f"is longer than {limit} characters")
+    return _why(_no_reasons(values), values.str.len() > limit, None, f"is longer than {limit} characters")
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

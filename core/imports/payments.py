@@ -36,14 +36,13 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
     staged["customer_ref"] = checks.text("customer_ref", 100)
     staged["invoice_hint"] = checks.text("invoice_number", 100)
     received = checks.required("received_on", "the date received")
+    staged["received_on"] = pd.Series(pd.NaT, index=staged.index, dtype="datetime64[ns]")
     if date_format:
         dates = parse_dates(received, date_format)
         checks.explain("received_on", dates.reasons, received)
         staged["received_on"] = dates.values
-        future = dates.values.notna() & (dates.values.where(dates.values.notna()) > today)
+        future = dates.values > pd.Timestamp(today)
         checks.refuse("received_on", future, "a payment cannot be received in the future", received)
-    else:
-        staged["received_on"] = None
     currency_cells = checks.cells("currency")
     if currency_cells is None:
         staged["currency"] = mapping.currency

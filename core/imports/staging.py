@@ -104,6 +104,9 @@ def copy_rows(session: Session, frame: pd.DataFrame, columns: Sequence[str]) -> 
         return
     buffer = io.BytesIO()
     table = pa.Table.from_pandas(frame.loc[:, ["row_no", *columns]], preserve_index=False)
+    for i, column in enumerate(table.columns):  # parsed dates arrive as timestamps; the stage wants dates
+        if pa.types.is_timestamp(column.type):
+            table = table.set_column(i, table.field(i).name, column.cast(pa.date32()))
     pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     raw = session.connection().connection.driver_connection
     names = ", ".join(columns)

@@ -28,7 +28,7 @@ from core.roles import Actor, Permission
 from core.services import audit
 
 KINDS: dict[str, ModuleType] = {"customers": customers, "invoices": invoices, "payments": payments}
-_TEMP_TABLES = "import_stage, import_touched, import_changed_later, import_new_payments"
+_TEMP_TABLES = "import_stage, import_touched, import_changed_later, import_new_customers"
 
 Progress = Callable[[int, int | None], None]  # rows read so far, rows expected (None if unknown)
 

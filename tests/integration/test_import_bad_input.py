@@ -278,3 +278,37 @@ def test_a_new_customer_without_a_country_is_refused_by_name(session, tmp_path):
             "map a country column or choose a country for new customers",
         )
     ]
+
+
+def test_a_changed_invoice_is_updated_and_its_paid_status_follows_the_new_amount(session, tmp_path):
+    settled = "customer_ref,invoice_number,issue_date,due_date,amount,currency,settled_date\n"
+    run(session, write(tmp_path, settled + "B1,INV-1,2024-03-01,2024-03-31,100.00,PHP,2024-03-20\n"))
+    invoice = session.scalar(select(Invoice).where(Invoice.number == "INV-1"))
+    assert (invoice.status, invoice.version) == ("paid", 2)
+
+    raised = run(session, write(tmp_path, HEADER + "B1,INV-1,2024-03-01,2024-04-15,150.00,PHP\n"))
+
+    assert (raised.new, raised.updated, raised.unchanged) == (0, 1, 0)
+    session.refresh(invoice)
+    assert (str(invoice.amount), str(invoice.due_date), invoice.status, invoice.version) == (
+        "150.0000",
+        "2024-04-15",
+        "open",
+        3,
+    )
+
+
+def test_an_invoice_cannot_drop_below_or_change_currency_from_what_is_paid(session, tmp_path):
+    settled = "customer_ref,invoice_number,issue_date,due_date,amount,currency,settled_date\n"
+    run(session, write(tmp_path, settled + "B1,INV-1,2024-03-01,2024-03-31,100.00,PHP,2024-03-20\n"))
+
+    lower = run(session, write(tmp_path, HEADER + "B1,INV-1,2024-03-01,2024-03-31,90.00,PHP\n"))
+    dollars = run(session, write(tmp_path, HEADER + "B1,INV-1,2024-03-01,2024-03-31,100.00,USD\n"))
+
+    assert reasons(lower) == [
+        (2, "amount", "invoice INV-1 already has PHP 100.00 paid; the amount cannot drop below that")
+    ]
+    assert reasons(dollars) == [
+        (2, "amount", "invoice INV-1 is in PHP and already has payments; its currency cannot change to USD")
+    ]
+    assert str(session.scalar(select(Invoice.amount))) == "100.0000"
