@@ -209,7 +209,9 @@ def _report(result: Any) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("RECOUP_LOG_LEVEL", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         app()  # standalone: usage errors print their own message and exit 2
     except (RecoupError, ConfigError) as error:

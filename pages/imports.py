@@ -14,7 +14,7 @@ from core.errors import RecoupError
 from core.imports.fields import FIELDS, Mapping, guess_columns
 from core.imports.parsing import AMOUNT_STYLES, DATE_FORMATS, AmbiguousDates
 from core.services import mappings
-from core.services.imports import ImportResult, Progress, describe_file, import_file
+from core.services.imports import ImportResult, Progress, describe_file, import_file, sweep_import_dir
 from ui.auth import require_page
 from ui.export import download_buttons
 
@@ -95,6 +95,7 @@ upload: dict[str, Any] | None = st.session_state.get("import_upload")
 if uploaded is not None and (upload is None or upload["file_id"] != uploaded.file_id):
     discard_check()
     forget(upload and upload["path"])
+    sweep_import_dir()  # uploads of sessions that were abandoned a day ago or more
     directory = get_settings().import_dir
     directory.mkdir(parents=True, exist_ok=True)
     saved = directory / f"upload-{uuid.uuid4().hex}{Path(uploaded.name).suffix.lower()}"

@@ -105,24 +105,29 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
     return staged
 
 
+_ANY_DUPLICATE = """SELECT EXISTS (SELECT 1 FROM import_stage GROUP BY customer_ref, number HAVING count(*) > 1)"""
+
+
 def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog, *, file_name: str) -> dict[str, int]:
     """Upsert the staged invoices; return the counts (new, updated, customers_created, …)."""
     headers = mapping.columns
-    refuse_from_sql(
-        session,
-        rejects,
-        """
-        WITH dup AS (
-            SELECT customer_ref, number, string_agg(row_no::text, ', ' ORDER BY row_no) AS rows_list
-            FROM import_stage GROUP BY customer_ref, number HAVING count(*) > 1)
-        DELETE FROM import_stage s USING dup
-        WHERE s.customer_ref = dup.customer_ref AND s.number = dup.number
-        RETURNING s.row_no, :column, s.number,
-            'invoice ' || s.number || ' of customer ' || s.customer_ref || ' is on rows ' || dup.rows_list
-            || ' of this file; an invoice may appear once'
-        """,
-        column=headers["invoice_number"],
-    )
+    # Duplicates are rare: look for one cheaply before listing every row of every duplicate.
+    if session.scalar(text(_ANY_DUPLICATE)):
+        refuse_from_sql(
+            session,
+            rejects,
+            """
+            WITH dup AS (
+                SELECT customer_ref, number, string_agg(row_no::text, ', ' ORDER BY row_no) AS rows_list
+                FROM import_stage GROUP BY customer_ref, number HAVING count(*) > 1)
+            DELETE FROM import_stage s USING dup
+            WHERE s.customer_ref = dup.customer_ref AND s.number = dup.number
+            RETURNING s.row_no, :column, s.number,
+                'invoice ' || s.number || ' of customer ' || s.customer_ref || ' is on rows ' || dup.rows_list
+                || ' of this file; an invoice may appear once'
+            """,
+            column=headers["invoice_number"],
+        )
     customers_created = _create_customers(session, mapping, rejects)
     refuse_from_sql(
         session,

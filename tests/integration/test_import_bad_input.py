@@ -312,3 +312,27 @@ def test_an_invoice_cannot_drop_below_or_change_currency_from_what_is_paid(sessi
         (2, "amount", "invoice INV-1 is in PHP and already has payments; its currency cannot change to USD")
     ]
     assert str(session.scalar(select(Invoice.amount))) == "100.0000"
+
+
+def test_uploads_left_behind_for_a_day_are_swept(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from core.config import get_settings
+
+    monkeypatch.setenv("RECOUP_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        directory = get_settings().import_dir
+        directory.mkdir(parents=True)
+        old, fresh = directory / "upload-old.csv", directory / "upload-new.csv"
+        old.write_text("x")
+        fresh.write_text("y")
+        two_days_ago = time.time() - 2 * 86_400
+        os.utime(old, (two_days_ago, two_days_ago))
+
+        assert imports.sweep_import_dir() == 1
+        assert not old.exists() and fresh.exists()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
