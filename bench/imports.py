@@ -84,7 +84,8 @@ def run_import(path: Path) -> ChildRun:
     Its peak memory comes from wait4() on that very child: RUSAGE_CHILDREN would report the
     largest of all children waited for so far, which says nothing once an earlier one was bigger.
     """
-    env = os.environ | {"RECOUP_ENV": "test", "PYTHONUNBUFFERED": "1"}
+    # INFO logs the import's own phase timings (read and check, then write) into its stderr tail.
+    env = os.environ | {"RECOUP_ENV": "test", "PYTHONUNBUFFERED": "1", "RECOUP_LOG_LEVEL": "INFO"}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen(import_command(path), stdout=out, stderr=err, cwd=PROJECT_ROOT, env=env)

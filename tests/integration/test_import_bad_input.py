@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -336,3 +337,27 @@ def test_uploads_left_behind_for_a_day_are_swept(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_a_formula_imported_in_a_customer_name_comes_out_inert_in_csv_and_xlsx(session, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from core.export import csv_bytes, xlsx_bytes
+    from core.services.customers import find_customers
+
+    formula = '=HYPERLINK("http://evil.example","Pay here")'
+    body = "customer_ref,customer_name,invoice_number,issue_date,due_date,amount,currency\n"
+    quoted = formula.replace('"', '""')
+    path = write(tmp_path, body + f'EVIL1,"{quoted}",INV-1,2024-03-01,2024-03-31,10,PHP\n')
+    run(session, path)
+    [hit] = find_customers(session, SYSTEM, "EVIL1")
+    table = pd.DataFrame([{"Customer": hit.name, "Ref": hit.external_ref}])
+
+    csv_cell = pd.read_csv(io.BytesIO(csv_bytes(table)), encoding="utf-8-sig", dtype=str)["Customer"][0]
+    cell = load_workbook(io.BytesIO(xlsx_bytes(table))).active["A2"]
+
+    assert hit.name == formula
+    assert csv_cell == "'" + formula
+    assert (cell.value, cell.data_type) == ("'" + formula, "s")
