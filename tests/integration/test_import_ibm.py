@@ -21,7 +21,7 @@ def ibm_mapping(session):
     return mappings.get_profile(session, "IBM accounts receivable").mapping.with_options(currency="USD")
 
 
-def _book(session) -> dict[str, object]:
+def _book(session) -> dict[str, object]:  # the whole database: a re-import must change nothing anywhere
     return {
         "customers": session.scalar(select(func.count(Customer.id))),
         "invoices": session.scalar(select(func.count(Invoice.id))),
@@ -42,7 +42,8 @@ def test_the_ibm_sample_imports_and_every_invoice_settles_in_the_files_days(sess
         expected = {(r["customerID"], r["invoiceNumber"]): r for r in csv.DictReader(handle)}
     assert result.details["disputes_opened"] == sum(r["Disputed"] == "Yes" for r in expected.values())
 
-    settled = {(s.customer_ref, s.number): s for s in ledger.settled_invoices(session)}
+    ibm = set(session.scalars(select(Invoice.id).where(Invoice.source == "ibm-sample")))
+    settled = {(s.customer_ref, s.number): s for s in ledger.settled_invoices(session) if s.invoice_id in ibm}
     assert settled.keys() == expected.keys()
     for key, row in expected.items():
         assert (settled[key].days_to_settle, settled[key].days_late) == (
@@ -50,10 +51,10 @@ def test_the_ibm_sample_imports_and_every_invoice_settles_in_the_files_days(sess
             int(row["DaysLate"]),
         ), key
 
-    disputed = set(session.scalars(select(Invoice.number).where(Invoice.disputed)))
+    disputed = set(session.scalars(select(Invoice.number).where(Invoice.disputed, Invoice.source == "ibm-sample")))
     assert disputed == {number for (_, number), r in expected.items() if r["Disputed"] == "Yes"}
-    assert session.scalar(select(func.count(Invoice.id)).where(Invoice.status != "paid")) == 0
-    assert set(session.scalars(select(Invoice.currency).distinct())) == {"USD"}
+    statuses = select(Invoice.status, Invoice.currency).where(Invoice.source == "ibm-sample").distinct()
+    assert session.execute(statuses).all() == [("paid", "USD")]
 
 
 def test_importing_the_ibm_sample_again_changes_nothing(session, ibm_mapping):
@@ -70,7 +71,9 @@ def test_importing_the_ibm_sample_again_changes_nothing(session, ibm_mapping):
 def test_an_import_is_one_audit_record_with_who_file_hash_and_counts(session, ibm_mapping):
     result = imports.import_file(session, SYSTEM, IBM, mapping=ibm_mapping)
 
-    entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "import.invoices")).all()
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "import.invoices", AuditEntry.entity_id == result.sha256)
+    ).all()
     assert len(entries) == 1
     after = entries[0].after
     assert entries[0].actor == SYSTEM.username
@@ -80,13 +83,13 @@ def test_an_import_is_one_audit_record_with_who_file_hash_and_counts(session, ib
 
 
 def test_a_dry_run_counts_exactly_and_writes_nothing(session, ibm_mapping):
-    before = _book(session)
+    audits = select(func.count(AuditEntry.id)).where(AuditEntry.action.like("import.%"))
+    before = (_book(session), session.scalar(audits))
 
     result = imports.import_file(session, SYSTEM, IBM, mapping=ibm_mapping, dry_run=True)
 
     assert (result.new, result.written, result.details["payments_recorded"]) == (2466, False, 2466)
-    assert _book(session) == before
-    assert session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action.like("import.%"))) == 0
+    assert (_book(session), session.scalar(audits)) == before
 
 
 def test_ibm_customers_take_the_chosen_country_its_time_zone_and_the_country_code_as_segment(session, ibm_mapping):

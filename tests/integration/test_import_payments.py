@@ -35,6 +35,15 @@ def payment(session, reference: str) -> Payment:
     return session.scalar(select(Payment).where(Payment.reference == reference))
 
 
+def unapplied(session, actor, *references: str) -> list[matching.UnappliedPayment]:
+    """This test's payments in the unapplied list (other tiers commit theirs to the same database)."""
+    return [p for p in matching.list_unapplied(session, actor) if p.reference in references]
+
+
+def count_payments(session, *references: str) -> int:
+    return session.scalar(select(func.count(Payment.id)).where(Payment.reference.in_(references))) or 0
+
+
 def allocations(session, reference: str) -> dict[int, Decimal]:
     found = session.execute(
         select(Allocation.invoice_id, Allocation.amount).join(Payment).where(Payment.reference == reference)
@@ -84,7 +93,7 @@ def test_a_payment_nobody_can_be_matched_to_waits_in_the_unapplied_list(session,
     result = pay(session, tmp_path, "MYSTERY-1,2026-11-20,80.00,PHP,,,\nMYSTERY-2,2026-11-20,90.00,PHP,NOBODY,,\n")
 
     assert (result.new, result.details["unapplied"], result.details["unknown_customer_refs"]) == (2, 2, 1)
-    waiting = matching.list_unapplied(session, SYSTEM)
+    waiting = unapplied(session, SYSTEM, "MYSTERY-1", "MYSTERY-2")
     assert [(w.reference, w.customer_id, w.unallocated) for w in waiting] == [
         ("MYSTERY-1", None, Money("80.00", "PHP")),
         ("MYSTERY-2", None, Money("90.00", "PHP")),
@@ -103,7 +112,7 @@ def test_a_manager_matches_an_unapplied_payment_by_hand_to_chosen_invoices(sessi
 
     assert applied == {first: Money("60.00", "PHP"), second: Money("40.00", "PHP")}
     assert (waiting.customer_id, waiting.matched_by) == (customer, "chosen")
-    assert matching.list_unapplied(session, manager) == []
+    assert unapplied(session, manager, "MYSTERY-3") == []
     with pytest.raises(ValidationError, match="already fully applied"):
         matching.match_payment(session, manager, waiting.id, customer_id=customer)
 
@@ -117,7 +126,7 @@ def test_a_hand_match_never_takes_more_than_an_invoice_owes_and_keeps_the_rest_a
 
     matching.match_payment(session, manager, waiting.id, customer_id=customer, invoice_ids=[invoice])
 
-    [credit] = matching.list_unapplied(session, manager)
+    [credit] = unapplied(session, manager, "MYSTERY-4")
     assert (credit.customer_id, credit.unallocated) == (customer, Money("40.00", "PHP"))
     assert session.scalar(select(func.sum(Allocation.amount)).where(Allocation.invoice_id == invoice)) == Decimal("60")
 
@@ -144,8 +153,8 @@ def test_the_same_payment_file_twice_records_each_payment_once(session, tmp_path
     again = pay(session, tmp_path, rows)
 
     assert (first.new, again.new, again.unchanged, again.rejected) == (2, 0, 2, 0)
-    assert session.scalar(select(func.count(Payment.id))) == 2
-    assert session.scalar(select(func.count(Allocation.id))) == 1
+    assert count_payments(session, "TRX-6", "TRX-7") == 2
+    assert len(allocations(session, "TRX-6")) + len(allocations(session, "TRX-7")) == 1
 
 
 def test_a_known_reference_with_a_different_amount_is_refused_not_recorded_twice(session, tmp_path):
@@ -175,4 +184,4 @@ def test_duplicate_references_in_one_file_and_future_dates_are_refused(session, 
             "(bank_transfer, card, cash, check, e_wallet, direct_debit, other, GCash, PayNow…)",
         ),
     ]
-    assert session.scalar(select(func.count(Payment.id))) == 0
+    assert count_payments(session, "TRX-9", "TRX-10", "TRX-11") == 0
