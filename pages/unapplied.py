@@ -14,17 +14,19 @@ from ui.export import download_buttons
 user = require_page("unapplied")
 actor = user.as_actor()
 
+LIMIT = 500
 st.title("Unapplied payments")
 if flash := st.session_state.pop("unapplied_flash", None):
     st.success(flash)
 
 with db.transaction() as session:
-    waiting = matching.list_unapplied(session, actor)
+    waiting = matching.list_unapplied(session, actor, limit=LIMIT)
 if not waiting:
     st.info("Every payment received is applied to invoices. Nothing waits here.")
     st.stop()
 
-st.caption("Payer unknown first, then customers' credit; oldest received first.")
+more = f"; only the first {LIMIT:,} are listed, match them to see the rest." if len(waiting) == LIMIT else "."
+st.caption(f"Payer unknown first, then customers' credit; oldest received first{more}")
 st.dataframe(
     pd.DataFrame(
         [
