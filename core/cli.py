@@ -131,8 +131,6 @@ def import_(
     ] = None,
 ) -> None:
     """Import a file. Refused rows are listed; without --valid-only nothing is written if any is refused."""
-    import shutil
-
     from core.imports.fields import Mapping, guess_columns
     from core.imports.reading import headers, inspect
     from core.services import imports, mappings
@@ -164,13 +162,19 @@ def import_(
                 Actor.system_process("import"),
                 file,
                 mapping=chosen,
+                sheet=sheet,
                 dry_run=dry_run,
                 valid_only=valid_only,
                 progress=progress,
             )
     _report(result)
     if rejects and result.problems_file:
-        shutil.copyfile(result.problems_file, rejects)
+        import pandas as pd
+
+        from core.export import csv_bytes
+
+        # Through the export helper like every download: a refused cell may hold a formula.
+        rejects.write_bytes(csv_bytes(pd.read_csv(result.problems_file, dtype=str, keep_default_na=False)))
         typer.echo(f"Every refused row is listed in {rejects}.")
     if result.problems_file:
         result.problems_file.unlink(missing_ok=True)

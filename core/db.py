@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import get_settings
@@ -83,6 +84,14 @@ def transaction() -> Iterator[Session]:
     except DataError as error:  # a value a service should have refused; never a traceback
         log.error("data error escaped validation: %s", error.orig)
         raise ValidationError("A value is too long or out of range; nothing was saved.") from None
+    except OperationalError as error:
+        if not isinstance(error.orig, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)):
+            raise
+        # Two actions locked the same rows in opposite orders (e.g. an import and a payment match).
+        log.warning("deadlock, reported as a conflict: %s", error.orig)
+        raise Conflict(
+            "Someone was changing the same records at the same moment; nothing was saved. Try again."
+        ) from None
     finally:
         session.close()
 

@@ -15,6 +15,7 @@ from babel import Locale
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from core.errors import ValidationError
+from core.imports.reading import CellStyle
 from core.models import PAYMENT_METHODS
 from core.money import known_currencies, minor_unit
 
@@ -148,7 +149,16 @@ def _amount_pattern(style: str) -> re.Pattern[str]:
         group_class = "['’]"
     else:
         group_class = re.escape(group)
-    return re.compile(rf"(?P<sign>[-+]?)(?P<int>\d{{1,3}}(?:{group_class}\d{{3}})+|\d+)(?:{decimal}(?P<frac>\d*))?")
+    # [0-9], not \d: Python's \d also takes full-width and other scripts' digits, which PostgreSQL refuses.
+    return re.compile(
+        rf"(?P<sign>[-+]?)(?P<int>[0-9]{{1,3}}(?:{group_class}[0-9]{{3}})+|[0-9]+)(?:{decimal}(?P<frac>[0-9]*))?"
+    )
+
+
+def cell_style(amount_style: str, date_format: str | None) -> CellStyle:
+    """How XLSX number and date cells should read for this mapping (see reading.CellStyle)."""
+    decimal = get_decimal_symbol(AMOUNT_STYLES.get(amount_style, "en"))
+    return CellStyle(decimal=decimal, date_format=DATE_FORMATS[date_format][0] if date_format else "%Y-%m-%d")
 
 
 def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parsed:
@@ -165,12 +175,14 @@ def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parse
     fraction = text.str.replace(rf"^[0-9]+{decimal}?", "", regex=True).where(plain, "")
     negative = pd.Series(False, index=values.index)
     shape_ok = plain.copy()
+    named = pd.Series(None, index=values.index, dtype=object)
     if not plain.all():
         rest = _amount_parts(text[~plain], style)
         integer = integer.where(plain, rest["int"])
         fraction = fraction.where(plain, rest["frac"])
         negative = negative.where(plain, rest["negative"]).astype(bool)
         shape_ok = shape_ok.where(plain, rest["ok"]).astype(bool)
+        named = named.where(plain, rest["named"])
     integer = integer.fillna("").str.lstrip("0").replace("", "0")
     fraction = fraction.fillna("").str.rstrip("0")
     zero = (integer == "0") & (fraction == "")
@@ -183,6 +195,10 @@ def parse_amounts(values: pd.Series, style: str, currencies: pd.Series) -> Parse
     too_precise = shape_ok & ~negative & ~zero & (fraction.str.len() > decimals_allowed)
     reasons = _why(reasons, too_precise, values, "has more decimals than " + currencies + " allows")
     reasons = _why(reasons, shape_ok & (integer.str.len() > _MAX_INTEGER_DIGITS), values, "is too large")
+    other = named.notna() & (named != currencies)
+    reasons = _why(
+        reasons, shape_ok & other, values, "is in " + named.fillna("") + ", but the row's currency is " + currencies
+    )
     reasons = reasons.mask(text == "", "")  # callers decide whether an amount is required
     return Parsed(normalized.where(reasons == ""), reasons)
 
@@ -191,18 +207,29 @@ def _decimals_allowed(code: str) -> int:
     return minor_unit(code) if code in known_currencies() else 4
 
 
+# Currency marks whose currency is certain ("$" and "¥" are not: USD or SGD, JPY or CNY).
+_SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₱": "PHP", "S$": "SGD", "US$": "USD"}
+
+
 def _amount_parts(text: pd.Series, style: str) -> pd.DataFrame:
-    """Sign, digits and decimals of amounts with group separators, signs, brackets or symbols."""
+    """Sign, digits and decimals of amounts with group separators, signs, brackets or symbols,
+    and the currency the cell itself names, if it names one for certain."""
+    affix = text.str.extract(rf"^(?P<lead>{_CURRENCY_AFFIX})\s*|\s*(?P<trail>{_CURRENCY_AFFIX})$")
+    named = affix["lead"].fillna(affix["trail"]).astype(object)
+    named = named.map(
+        lambda mark: _SYMBOL_CURRENCY.get(mark, mark if isinstance(mark, str) and len(mark) == 3 else None)
+    )
     text = text.str.replace(rf"^{_CURRENCY_AFFIX}\s*|\s*{_CURRENCY_AFFIX}$", "", regex=True)
     bracketed = text.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
     text = text.mask(bracketed, "-" + text.str.slice(1, -1))
     parts = text.astype(object).str.extract("^" + _amount_pattern(style).pattern + "$")
     return pd.DataFrame(
         {
-            "int": parts["int"].str.replace(r"\D", "", regex=True),
+            "int": parts["int"].str.replace(r"[^0-9]", "", regex=True),
             "frac": parts["frac"].fillna(""),
             "negative": parts["sign"].fillna("") == "-",
             "ok": parts["int"].notna(),
+            "named": named,
         },
         index=text.index,
     )

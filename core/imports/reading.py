@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -96,11 +97,27 @@ def headers(path: Path, facts: FileFacts, *, sheet: str | None = None) -> list[s
     return [column for column in chunk.columns if column != ROW]
 
 
+@dataclass(frozen=True)
+class CellStyle:
+    """How an XLSX cell holding a real number or date is turned into text: the way the mapping
+    says the file writes them, so such cells read exactly like typed ones."""
+
+    decimal: str = "."
+    date_format: str = "%Y-%m-%d"
+
+
 def read_chunks(
-    path: Path, facts: FileFacts, *, sheet: str | None = None, rows: int = CHUNK_ROWS, allow_empty: bool = False
+    path: Path,
+    facts: FileFacts,
+    *,
+    sheet: str | None = None,
+    rows: int = CHUNK_ROWS,
+    allow_empty: bool = False,
+    style: CellStyle = CellStyle(),
 ) -> Iterator[pd.DataFrame]:
     """DataFrames of text cells ("" for blank) plus the ROW column; fully blank rows are dropped."""
-    chunks = _xlsx_chunks(path, facts, sheet, rows) if facts.kind == "xlsx" else _csv_chunks(path, facts, rows)
+    xlsx = facts.kind == "xlsx"
+    chunks = _xlsx_chunks(path, facts, sheet, rows, style) if xlsx else _csv_chunks(path, facts, rows)
     seen_rows = False
     for chunk in chunks:
         if not allow_empty:
@@ -116,6 +133,14 @@ def _clean_headers(names: list[object]) -> list[str]:
     cleaned = [str(name).strip().lstrip("\ufeff") if name is not None else "" for name in names]
     if not any(cleaned):
         raise ValidationError("The first row must hold the column names, and it is empty.")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(cleaned, start=1):
+        if name and name in seen:
+            raise ValidationError(
+                f"The column name {name!r} appears twice (columns {seen[name]} and {position}); "
+                "rename one so each column can be mapped."
+            )
+        seen[name] = position
     return cleaned
 
 
@@ -145,21 +170,28 @@ def _csv_chunks(path: Path, facts: FileFacts, rows: int) -> Iterator[pd.DataFram
         raise ValidationError(f"{facts.name} is not in the {facts.encoding} text encoding ({error.reason}).") from None
 
 
-def _cell_text(value: object) -> str:
+def _cell_text(value: object, style: CellStyle) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.date().isoformat()
+        return value.date().strftime(style.date_format)
     if isinstance(value, date):
-        return value.isoformat()
+        return value.strftime(style.date_format)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        if value.is_integer():
+            return str(int(value))
+        number = Decimal(repr(value))
+        if -number.as_tuple().exponent > 6:  # type: ignore[operator]  # binary noise: 0.30000000000000004
+            number = number.quantize(Decimal("0.000001")).normalize()
+        return format(number, "f").replace(".", style.decimal)
     return str(value).strip()
 
 
-def _xlsx_chunks(path: Path, facts: FileFacts, sheet: str | None, rows: int) -> Iterator[pd.DataFrame]:
+def _xlsx_chunks(
+    path: Path, facts: FileFacts, sheet: str | None, rows: int, style: CellStyle
+) -> Iterator[pd.DataFrame]:
     if sheet is None:
         if len(facts.sheets) > 1:
             raise ValidationError(f"{facts.name} has several sheets ({', '.join(facts.sheets)}); choose one.")
@@ -179,7 +211,7 @@ def _xlsx_chunks(path: Path, facts: FileFacts, sheet: str | None, rows: int) -> 
             raise ValidationError(f"Sheet {sheet!r} of {facts.name} is empty.")
         width, batch, numbers = len(columns), [], []
         for number, values in enumerate(lines, start=header_row + 1):
-            batch.append([_cell_text(v) for v in values[:width]] + [""] * (width - len(values)))
+            batch.append([_cell_text(v, style) for v in values[:width]] + [""] * (width - len(values)))
             numbers.append(number)
             if len(batch) == rows:
                 yield _frame(batch, columns, numbers)

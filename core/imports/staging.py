@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from sqlalchemy import CursorResult, Result, text
 from sqlalchemy.orm import Session
 
+from core.errors import ValidationError
 from core.imports.fields import Mapping, fields_for
 from core.imports.parsing import looks_like_formula, text_too_long
 from core.imports.reading import ROW
@@ -32,6 +34,9 @@ class Checks:
         self._problems: list[pd.DataFrame] = []
         self._warnings: list[pd.DataFrame] = []
         self._labels = {spec.key: spec.label for spec in fields_for(mapping.kind)}
+        for key, header in mapping.columns.items():  # PostgreSQL text cannot hold a NUL character
+            nul = chunk[header].str.contains("\x00", regex=False)
+            self.refuse(key, nul, "contains a NUL character, which cannot be stored; is this really a text file?")
 
     def cells(self, key: str) -> pd.Series | None:
         """The mapped column's text, trimmed; None when the field is not mapped."""
@@ -111,8 +116,15 @@ def copy_rows(session: Session, frame: pd.DataFrame, columns: Sequence[str]) -> 
     raw = session.connection().connection.driver_connection
     names = ", ".join(columns)
     statement = f"COPY import_stage (row_no, {names}) FROM STDIN (FORMAT csv, FORCE_NULL ({names}))"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        copy.write(buffer.getbuffer())
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            copy.write(buffer.getbuffer())
+    except psycopg.Error as error:  # every cell was checked; this is a safety net, never a traceback
+        first_row, last_row = int(frame["row_no"].min()), int(frame["row_no"].max())
+        reason = str(error).strip().splitlines()[0]
+        raise ValidationError(
+            f"The database refused rows {first_row}–{last_row}: {reason}. Nothing was imported."
+        ) from None
 
 
 def rowcount(result: Result[Any]) -> int:

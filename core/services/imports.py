@@ -22,7 +22,7 @@ from core.config import get_settings
 from core.errors import ValidationError
 from core.imports import customers, invoices, payments
 from core.imports.fields import DATE_FIELDS, Mapping, check_mapping, fields_for
-from core.imports.parsing import detect_date_format
+from core.imports.parsing import cell_style, detect_date_format
 from core.imports.reading import FileFacts, headers, inspect, read_chunks
 from core.imports.rejects import Problem, ProblemLog
 from core.imports.staging import Checks, copy_rows, create_stage
@@ -146,7 +146,7 @@ def import_file(
     rejects, warnings = ProblemLog(directory), ProblemLog(directory, prefix="warnings-")
     expected = _expected_rows(path, facts)
     try:
-        chunks = read_chunks(path, facts, sheet=sheet)
+        chunks = read_chunks(path, facts, sheet=sheet, style=cell_style(mapping.amount_style, mapping.date_format))
         first = next(chunks)
         date_format = _date_format(mapping, first)
         savepoint = session.begin_nested()

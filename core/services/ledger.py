@@ -182,7 +182,8 @@ def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice
             continue
         session.add(Allocation(payment_id=payment.id, invoice_id=invoice.id, amount=applied.amount))
         left -= applied
-        allocated[invoice.id] = applied
+        paid[invoice.id] = paid.get(invoice.id, Decimal(0)) + applied.amount  # an invoice listed twice
+        allocated[invoice.id] = allocated.get(invoice.id, Money.zero(invoice.currency)) + applied
         if applied == balance:
             invoice.status = "paid"
             invoice.version += 1

@@ -24,11 +24,19 @@ from core.services.customers import get_customer_row
 from core.services.ledger import apply_to_invoices, unallocated
 
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9/_.-]*[A-Za-z0-9])?")
+_MIN_TOKEN = 4  # "12" or "A1" in a bank reference names no invoice for certain
 
 
 def reference_tokens(*texts: str | None) -> set[str]:
-    """The words of a bank reference that could be invoice numbers ("INV-1001/2024", "611365")."""
-    return {token for piece in texts if piece for token in _TOKEN.findall(piece)}
+    """The words of a bank reference that could be invoice numbers ("INV-1001/2024", "611365"):
+    at least four characters with a digit among them."""
+    return {
+        token
+        for piece in texts
+        if piece
+        for token in _TOKEN.findall(piece)
+        if len(token) >= _MIN_TOKEN and any(ch.isdigit() for ch in token)
+    }
 
 
 def _open_invoices(session: Session, payment: Payment, customer_id: int | None = None) -> list[Invoice]:
@@ -176,6 +184,7 @@ def match_payment(
     before = {"customer_id": payment.customer_id, "unallocated": str(left.amount), "matched_by": payment.matched_by}
     payment.customer_id = customer.id
     if invoice_ids:
+        invoice_ids = list(dict.fromkeys(invoice_ids))  # the same invoice twice is once
         invoices = _open_invoices(session, payment, customer.id)
         by_id = {invoice.id: invoice for invoice in invoices}
         if missing := [i for i in invoice_ids if i not in by_id]:

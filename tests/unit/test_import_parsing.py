@@ -69,8 +69,23 @@ def test_impossible_and_malformed_dates_get_different_reasons():
     ],
 )
 def test_amounts_are_read_in_the_chosen_style(style, text, expected):
-    parsed = parse_amounts(cells(text), style, cells("PHP"))
+    parsed = parse_amounts(cells(text), style, cells("EUR" if "€" in text else "PHP"))
     assert (parsed.values[0], parsed.reasons[0]) == (expected, "")
+
+
+def test_a_currency_written_in_the_cell_must_be_the_rows_currency():
+    parsed = parse_amounts(cells("USD 1,500.00", "€200", "$5", "PHP 7"), "1,234.56", cells("PHP", "JPY", "SGD", "PHP"))
+    assert list(parsed.reasons) == [
+        "'USD 1,500.00' is in USD, but the row's currency is PHP",
+        "'€200' is in EUR, but the row's currency is JPY",
+        "",
+        "",
+    ]
+
+
+def test_digits_of_other_scripts_are_refused_not_passed_to_the_database():
+    parsed = parse_amounts(cells("１０００", "1,０00"), "1,234.56", cells("JPY", "JPY"))
+    assert [reason.endswith("is not an amount written like 1,234.56") for reason in parsed.reasons] == [True, True]
 
 
 def test_an_amount_in_the_other_style_is_refused_not_misread():
