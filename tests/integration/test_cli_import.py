@@ -46,7 +46,7 @@ def test_refused_rows_exit_non_zero_and_write_nothing_unless_valid_only(database
     assert "Nothing was written" in refused.stdout
     assert listed.read_text(encoding="utf-8-sig").splitlines() == [
         "row,column,value,reason",
-        "3,amount,'-4,''-4' must be more than zero",  # cells starting with - are neutralised
+        "3,amount,'-4,'-4' must be more than zero",  # a cell starting with - is neutralised
     ]
     assert invoices_numbered(tag) == 0
 
