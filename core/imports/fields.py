@@ -25,7 +25,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("external_ref", "Customer ref", True, ("ref", "customer id", "customer no", "account", "code")),
         Field("name", "Name", True, ("customer name", "company", "debtor", "full name")),
         Field("kind", "Person or company", aliases=("type", "customer type")),
-        Field("country", "Country", True, ("country code",), whole_file="country"),
+        Field("country", "Country (needed for new customers)", aliases=("country code",), whole_file="country"),
         Field("time_zone", "Time zone", aliases=("timezone", "tz")),
         Field("language", "Language", aliases=("lang", "locale")),
         Field("segment", "Segment", aliases=("group", "category", "class")),

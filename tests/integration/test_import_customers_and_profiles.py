@@ -115,3 +115,59 @@ def test_a_profile_missing_a_required_field_or_saved_by_a_viewer_is_refused(sess
         mappings.save_profile(session, SYSTEM, "Half", incomplete)
     with pytest.raises(PermissionDenied):
         mappings.save_profile(session, viewer, "Half", incomplete)
+
+
+def test_a_customers_own_time_zone_and_country_survive_a_file_that_does_not_change_them(session, tmp_path):
+    load(session, tmp_path, "ref,name,country,time zone\nK7,West Coast Co,US,America/Los_Angeles\nK8,Lim,SG,\n")
+
+    again = load(session, tmp_path, "ref,name,country\nK7,West Coast Co,US\n")
+    names_only = load(session, tmp_path, "ref,name\nK7,West Coast Co\nK8,Lim Trading\n", country="PH")
+
+    assert (again.updated, again.unchanged) == (0, 1)
+    assert (customer(session, "K7").country, customer(session, "K7").time_zone) == ("US", "America/Los_Angeles")
+    assert (names_only.new, names_only.updated) == (0, 1)
+    assert (customer(session, "K8").country, customer(session, "K8").time_zone) == ("SG", "Asia/Singapore")
+
+
+def test_moving_a_customer_to_another_country_moves_their_time_zone_unless_one_is_given(session, tmp_path):
+    load(session, tmp_path, "ref,name,country\nK9,Mover,SG\nK10,Mover Two,SG\n")
+
+    load(session, tmp_path, "ref,name,country,tz\nK9,Mover,PH,\nK10,Mover Two,US,America/Chicago\n")
+
+    assert (customer(session, "K9").country, customer(session, "K9").time_zone) == ("PH", "Asia/Manila")
+    assert (customer(session, "K10").country, customer(session, "K10").time_zone) == ("US", "America/Chicago")
+
+
+def test_empty_cells_never_erase_what_recoup_knows(session, tmp_path):
+    load(session, tmp_path, "ref,name,country,risk,language,segment\nK11,Keep,PH,high,tl,SME\n")
+
+    result = load(session, tmp_path, "ref,name,country,risk,language,segment\nK11,Keep,,,,\n")
+
+    kept = customer(session, "K11")
+    assert (result.updated, result.unchanged, result.rejected) == (0, 1, 0)
+    assert (kept.country, kept.risk_tier, kept.language, kept.segment) == ("PH", "high", "tl", "SME")
+
+
+def test_a_credit_limit_without_a_currency_is_refused_row_by_row(session, tmp_path):
+    result = load(session, tmp_path, "ref,name,country,limit\nK12,Lim,PH,5000\nK13,Ok,PH,\n")
+
+    assert [(p.row, p.column) for p in result.problems] == [(2, "limit")]
+    assert "needs its currency" in result.problems[0].reason
+    assert (result.rejected, result.written) == (1, False)
+
+
+def test_a_new_contact_on_an_existing_customer_counts_as_an_update(session, tmp_path):
+    load(session, tmp_path, "ref,name,country\nK14,No Contact Yet,PH\n")
+
+    result = load(session, tmp_path, "ref,name,email\nK14,No Contact Yet,pay@k14.ph\n")
+
+    assert (result.new, result.updated, result.details["contacts_created"]) == (0, 1, 1)
+
+
+def test_a_new_customer_needs_a_country(session, tmp_path):
+    result = load(session, tmp_path, "ref,name\nK15,Nowhere\n")
+
+    assert result.problems[0].reason == (
+        "customer K15 is new and the file gives no country: "
+        "map a country column or choose a country for new customers"
+    )
