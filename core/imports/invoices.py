@@ -129,6 +129,21 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
             column=headers["invoice_number"],
         )
     customers_created = _create_customers(session, mapping, rejects)
+    # Lock the existing invoices this file touches, in id order, before reading what is paid on
+    # them: a payment matched or imported meanwhile then waits, or is seen, never double-counted.
+    session.execute(
+        text(
+            """
+            SELECT count(*) FROM (
+                SELECT i.id FROM invoices i
+                JOIN customers c ON c.id = i.customer_id
+                JOIN import_stage s ON s.customer_ref = c.external_ref AND s.number = i.number
+                ORDER BY i.id
+                FOR UPDATE OF i
+            ) locked
+            """
+        )
+    )
     refuse_from_sql(
         session,
         rejects,

@@ -376,3 +376,40 @@ def test_a_formula_imported_in_a_customer_name_comes_out_inert_in_csv_and_xlsx(s
     assert hit.name == formula
     assert csv_cell == "'" + formula
     assert (cell.value, cell.data_type) == ("'" + formula, "s")
+
+
+def test_xlsx_number_and_date_cells_read_right_whatever_the_chosen_styles(session, tmp_path):
+    path = tmp_path / "european.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["customer_ref", "invoice_number", "issue_date", "due_date", "amount", "currency"])
+    workbook.active.append(["B1", "INV-1", datetime(2024, 3, 1), datetime(2024, 3, 31), 1000.5, "EUR"])
+    workbook.active.append(["B1", "INV-2", datetime(2024, 3, 1), datetime(2024, 3, 31), 0.1 + 0.2, "EUR"])
+    workbook.active.append(["B1", "INV-3", "03/02/2024", "03/30/2024", "1.234,50", "EUR"])
+    workbook.save(path)
+
+    result = run(session, path, amount_style="1.234,56", date_format="MM/DD/YYYY")
+
+    assert (result.new, result.rejected) == (3, 0)
+    assert [str(invoice(session, n).amount) for n in ("INV-1", "INV-2", "INV-3")] == [
+        "1000.5000",
+        "0.3000",
+        "1234.5000",
+    ]
+    assert str(invoice(session, "INV-1").issue_date) == "2024-03-01"
+
+
+def test_a_header_named_twice_is_refused_by_name(session, tmp_path):
+    path = write(tmp_path, "customer_ref,invoice_number,issue_date,due_date,amount,amount ,currency\n")
+
+    with pytest.raises(ValidationError, match=r"The column name 'amount' appears twice \(columns 5 and 6\)"):
+        run(session, path)
+
+
+def test_a_nul_character_deep_in_a_file_is_refused_by_row_not_by_a_traceback(session, tmp_path):
+    rows = "".join(f"B1,INV-{n},2024-03-01,2024-03-31,10.00,PHP\n" for n in range(3_000))
+    path = write(tmp_path, HEADER + rows + "B1,INV-X\x00,2024-03-01,2024-03-31,10.00,PHP\n")
+
+    result = run(session, path)
+
+    assert [(p.row, p.column) for p in result.problems] == [(3_002, "invoice_number")]
+    assert "NUL character" in result.problems[0].reason

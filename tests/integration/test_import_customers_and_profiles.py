@@ -168,6 +168,5 @@ def test_a_new_customer_needs_a_country(session, tmp_path):
     result = load(session, tmp_path, "ref,name\nK15,Nowhere\n")
 
     assert result.problems[0].reason == (
-        "customer K15 is new and the file gives no country: "
-        "map a country column or choose a country for new customers"
+        "customer K15 is new and the file gives no country: map a country column or choose a country for new customers"
     )
