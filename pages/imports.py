@@ -127,7 +127,8 @@ try:
 except RecoupError as error:
     st.error(str(error))
     st.stop()
-st.caption(f"{name} · {upload['size'] / 1024:,.0f} KB · columns: {', '.join(headers)}")
+read_as = {"utf-8": "", "utf-8-sig": "", "cp1252": " · not UTF-8, read as Windows cp1252"}.get(facts.encoding or "", "")
+st.caption(f"{name} · {upload['size'] / 1024:,.0f} KB{read_as} · columns: {', '.join(headers)}")
 
 st.subheader("Columns")
 with db.transaction() as session:
