@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -16,6 +16,9 @@ from core import db, migrations
 from core.config import get_settings
 from core.errors import ConfigError, RecoupError
 from core.roles import Actor, Role
+
+if TYPE_CHECKING:
+    from core.services.imports import ImportResult
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Recoup, the collections desk.")
 log = logging.getLogger("recoup")
@@ -182,8 +185,7 @@ def import_(
         raise typer.Exit(code=1)
 
 
-def _report(result: Any) -> None:
-    verb = "would be" if result.dry_run else ("" if result.written else "NOT")
+def _report(result: ImportResult) -> None:
     typer.echo(
         f"{result.file_name}: {result.rows} rows: {result.new} new, {result.updated} updated, "
         f"{result.unchanged} unchanged, {result.rejected} refused."
@@ -209,7 +211,6 @@ def _report(result: Any) -> None:
         typer.echo(
             "Nothing was written because rows were refused. Fix them, or pass --valid-only to import the valid rows."
         )
-    del verb
 
 
 def main() -> None:

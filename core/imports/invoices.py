@@ -129,8 +129,9 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
             column=headers["invoice_number"],
         )
     customers_created = _create_customers(session, mapping, rejects)
-    # Lock the existing invoices this file touches, in id order, before reading what is paid on
+    # Lock the existing invoices this file changes, in id order, before reading what is paid on
     # them: a payment matched or imported meanwhile then waits, or is seen, never double-counted.
+    # Rows that change nothing lock nothing, so re-importing a big unchanged file stays cheap.
     session.execute(
         text(
             """
@@ -138,6 +139,10 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
                 SELECT i.id FROM invoices i
                 JOIN customers c ON c.id = i.customer_id
                 JOIN import_stage s ON s.customer_ref = c.external_ref AND s.number = i.number
+                WHERE (i.issue_date, i.due_date, i.currency, i.amount)
+                          IS DISTINCT FROM (s.issue_date, s.due_date, s.currency, s.amount)
+                   OR (s.settled_date IS NOT NULL AND i.status = 'open')
+                   OR (s.disputed AND NOT i.disputed)
                 ORDER BY i.id
                 FOR UPDATE OF i
             ) locked

@@ -134,9 +134,8 @@ def import_file(
     nothing behind, and the counts are exactly what a real run would write.
     """
     kind = mapping.kind
-    module = KINDS.get(kind)
-    fields_for(kind)
-    assert module is not None
+    fields_for(kind)  # refuses a kind Recoup does not import
+    module = KINDS[kind]
     audit.require(actor, Permission.MANAGE_ACCOUNTS, f"import.{kind}", "import")
     facts = inspect(path, name=file_name, max_bytes=_max_bytes())
     check_mapping(mapping, headers(path, facts, sheet=sheet))
