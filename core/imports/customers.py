@@ -16,7 +16,7 @@ from core.errors import ValidationError
 from core.imports.fields import Mapping
 from core.imports.parsing import parse_amounts, parse_countries, parse_currencies
 from core.imports.rejects import ProblemLog
-from core.imports.staging import Checks, refuse_from_sql
+from core.imports.staging import Checks, refuse_duplicates, refuse_from_sql
 from core.models import RISK_TIERS
 from core.roles import Actor
 
@@ -182,18 +182,13 @@ def _assignments(mapping: Mapping) -> tuple[list[str], list[str]]:
 def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog, *, file_name: str) -> dict[str, int]:
     del actor, file_name
     column = mapping.columns["external_ref"]
-    refuse_from_sql(
+    refuse_duplicates(
         session,
         rejects,
-        """
-        WITH dup AS (SELECT external_ref, string_agg(row_no::text, ', ' ORDER BY row_no) AS rows_list
-                     FROM import_stage GROUP BY external_ref HAVING count(*) > 1)
-        DELETE FROM import_stage s USING dup WHERE s.external_ref = dup.external_ref
-        RETURNING s.row_no, :column, s.external_ref,
-            'customer ' || s.external_ref || ' is on rows ' || dup.rows_list || ' of this file; '
-            || 'a customer may appear once'
-        """,
+        keys=("external_ref",),
         column=column,
+        named="'customer ' || s.external_ref",
+        once="a customer may appear once",
     )
     refuse_from_sql(
         session,

@@ -16,14 +16,12 @@ from sqlalchemy.orm import Session
 from core.contactinfo import default_time_zone
 from core.imports.fields import Mapping
 from core.imports.parsing import (
-    parse_amounts,
     parse_countries,
-    parse_currencies,
     parse_dates,
     parse_flags,
 )
 from core.imports.rejects import ProblemLog
-from core.imports.staging import Checks, refuse_from_sql, rowcount
+from core.imports.staging import Checks, refuse_duplicates, refuse_from_sql, rowcount
 from core.roles import Actor
 
 STAGE = (
@@ -53,13 +51,7 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
     staged["customer_name"] = checks.text("customer_name", 300, formula_warning=True)
     staged["segment"] = checks.text("segment", 100)
 
-    currency_cells = checks.cells("currency")
-    if currency_cells is None:
-        staged["currency"] = mapping.currency
-    else:
-        currencies = parse_currencies(currency_cells)
-        checks.explain("currency", currencies.reasons, currency_cells)
-        staged["currency"] = currencies.values
+    staged["currency"] = checks.currencies()
     country_cells = checks.cells("country")
     if country_cells is not None:
         countries = parse_countries(country_cells)
@@ -90,11 +82,7 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
     before = settled < issue
     checks.refuse("settled_date", before, "the settled date is before the issue date", checks.cells("settled_date"))
 
-    amounts = parse_amounts(
-        checks.required("amount", "the amount"), mapping.amount_style, staged["currency"].fillna("")
-    )
-    checks.explain("amount", amounts.reasons, checks.cells("amount"))
-    staged["amount"] = amounts.values
+    staged["amount"] = checks.amounts(staged["currency"])
     disputed_cells = checks.cells("disputed")
     if disputed_cells is None:
         staged["disputed"] = False
@@ -113,20 +101,13 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
     headers = mapping.columns
     # Duplicates are rare: look for one cheaply before listing every row of every duplicate.
     if session.scalar(text(_ANY_DUPLICATE)):
-        refuse_from_sql(
+        refuse_duplicates(
             session,
             rejects,
-            """
-            WITH dup AS (
-                SELECT customer_ref, number, string_agg(row_no::text, ', ' ORDER BY row_no) AS rows_list
-                FROM import_stage GROUP BY customer_ref, number HAVING count(*) > 1)
-            DELETE FROM import_stage s USING dup
-            WHERE s.customer_ref = dup.customer_ref AND s.number = dup.number
-            RETURNING s.row_no, :column, s.number,
-                'invoice ' || s.number || ' of customer ' || s.customer_ref || ' is on rows ' || dup.rows_list
-                || ' of this file; an invoice may appear once'
-            """,
+            keys=("customer_ref", "number"),
             column=headers["invoice_number"],
+            named="'invoice ' || s.number || ' of customer ' || s.customer_ref",
+            once="an invoice may appear once",
         )
     customers_created = _create_customers(session, mapping, rejects)
     # Lock the existing invoices this file changes, in id order, before reading what is paid on

@@ -11,9 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.imports.fields import Mapping
-from core.imports.parsing import parse_amounts, parse_currencies, parse_dates, parse_methods
+from core.imports.parsing import parse_dates, parse_methods
 from core.imports.rejects import ProblemLog
-from core.imports.staging import Checks, refuse_from_sql, rowcount
+from core.imports.staging import Checks, refuse_duplicates, refuse_from_sql, rowcount
 from core.models import Payment
 from core.roles import Actor
 
@@ -29,7 +29,6 @@ STAGE = (
 
 
 def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.DataFrame:
-    mapping = checks.mapping
     staged = pd.DataFrame({"row_no": checks.rows})
     staged["reference"] = checks.required("reference", "the payment reference")
     checks.text("reference", 200)
@@ -43,18 +42,8 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
         staged["received_on"] = dates.values
         future = dates.values > pd.Timestamp(today)
         checks.refuse("received_on", future, "a payment cannot be received in the future", received)
-    currency_cells = checks.cells("currency")
-    if currency_cells is None:
-        staged["currency"] = mapping.currency
-    else:
-        currencies = parse_currencies(currency_cells)
-        checks.explain("currency", currencies.reasons, currency_cells)
-        staged["currency"] = currencies.values
-    amounts = parse_amounts(
-        checks.required("amount", "the amount"), mapping.amount_style, staged["currency"].fillna("")
-    )
-    checks.explain("amount", amounts.reasons, checks.cells("amount"))
-    staged["amount"] = amounts.values
+    staged["currency"] = checks.currencies()
+    staged["amount"] = checks.amounts(staged["currency"])
     method_cells = checks.cells("method")
     if method_cells is None:
         staged["method"] = "bank_transfer"
@@ -70,18 +59,13 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
 
     del actor, file_name
     column = mapping.columns["reference"]
-    refuse_from_sql(
+    refuse_duplicates(
         session,
         rejects,
-        """
-        WITH dup AS (SELECT reference, string_agg(row_no::text, ', ' ORDER BY row_no) AS rows_list
-                     FROM import_stage GROUP BY reference HAVING count(*) > 1)
-        DELETE FROM import_stage s USING dup WHERE s.reference = dup.reference
-        RETURNING s.row_no, :column, s.reference,
-            'reference ' || s.reference || ' is on rows ' || dup.rows_list || ' of this file; '
-            || 'a payment is recorded once'
-        """,
+        keys=("reference",),
         column=column,
+        named="'reference ' || s.reference",
+        once="a payment is recorded once",
     )
     refuse_from_sql(
         session,

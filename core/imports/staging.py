@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
 from core.imports.fields import Mapping, fields_for
-from core.imports.parsing import looks_like_formula, text_too_long
+from core.imports.parsing import looks_like_formula, parse_amounts, parse_currencies, text_too_long
 from core.imports.reading import ROW
 from core.imports.rejects import ProblemLog
 
@@ -84,6 +84,21 @@ class Checks:
             )
         return values
 
+    def currencies(self) -> pd.Series:
+        """Each row's currency: the mapped column's, or the one chosen for the whole file."""
+        cells = self.cells("currency")
+        if cells is None:
+            return pd.Series(self.mapping.currency, index=self.chunk.index, dtype=object)
+        parsed = parse_currencies(cells)
+        self.explain("currency", parsed.reasons, cells)
+        return parsed.values
+
+    def amounts(self, currencies: pd.Series) -> pd.Series:
+        """The required amount column as plain decimal text, checked against each row's currency."""
+        parsed = parse_amounts(self.required("amount", "the amount"), self.mapping.amount_style, currencies.fillna(""))
+        self.explain("amount", parsed.reasons, self.cells("amount"))
+        return parsed.values
+
     def finish(self, rejects: ProblemLog, warnings: ProblemLog) -> pd.Series:
         """Report this chunk's problems; return the mask of rows that passed."""
         if self._problems:
@@ -125,6 +140,31 @@ def copy_rows(session: Session, frame: pd.DataFrame, columns: Sequence[str]) -> 
         raise ValidationError(
             f"The database refused rows {first_row}–{last_row}: {reason}. Nothing was imported."
         ) from None
+
+
+def refuse_duplicates(
+    session: Session, rejects: ProblemLog, *, keys: tuple[str, ...], column: str, named: str, once: str
+) -> None:
+    """Refuse every row whose key is on more than one row of the file, naming those rows.
+
+    keys and named are SQL written in the calling module (never text from the file): the key
+    columns of the stage, and the expression that names the record ("'customer ' || s.external_ref").
+    """
+    key_list = ", ".join(keys)
+    same = " AND ".join(f"s.{key} = dup.{key}" for key in keys)
+    refuse_from_sql(
+        session,
+        rejects,
+        f"""
+        WITH dup AS (SELECT {key_list}, string_agg(row_no::text, ', ' ORDER BY row_no) AS rows_list
+                     FROM import_stage GROUP BY {key_list} HAVING count(*) > 1)
+        DELETE FROM import_stage s USING dup WHERE {same}
+        RETURNING s.row_no, :column, s.{keys[-1]},
+            {named} || ' is on rows ' || dup.rows_list || ' of this file; ' || :once
+        """,
+        column=column,
+        once=once,
+    )
 
 
 def rowcount(result: Result[Any]) -> int:
