@@ -195,6 +195,8 @@ def _report(result: ImportResult) -> None:
         typer.echo(f"  also: {extras}.")
     if result.date_format:
         typer.echo(f"  dates read as {result.date_format}.")
+    if result.encoding == "cp1252":
+        typer.echo("  the file is not UTF-8: its text was read as Windows cp1252.", err=True)
     for problem in result.problems[:50]:
         typer.echo(f"  row {problem.row}, {problem.column}: {problem.reason}", err=True)
     if result.problem_count > 50:

@@ -215,6 +215,8 @@ class Payment(Timestamped, Base):
     amount: Mapped[Decimal] = mapped_column(AMOUNT)
     method: Mapped[str] = mapped_column(String(32))
     matched_by: Mapped[str | None] = mapped_column(String(32))
+    # The customer ref a payment file gave but Recoup did not know: a clue for matching by hand.
+    payer_ref: Mapped[str | None] = mapped_column(String(100))
 
 
 class ImportMapping(Timestamped, Base):

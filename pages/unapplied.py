@@ -38,6 +38,7 @@ st.dataframe(
                 "Amount": fmt.money(p.amount),
                 "Unapplied": fmt.money(p.unallocated),
                 "Customer": p.customer or "unknown",
+                "Ref in the file": p.payer_ref or "",
             }
             for p in waiting
         ]
@@ -57,6 +58,7 @@ download_buttons(
                 "Amount": p.amount.amount,
                 "Unapplied": p.unallocated.amount,
                 "Customer": p.customer or "unknown",
+                "Ref in the file": p.payer_ref or "",
             }
             for p in waiting
         ]
@@ -83,6 +85,8 @@ if payment.customer_id is not None:  # a known payer's credit goes to their own 
     customer_id = payment.customer_id
     st.write(f"Customer: **{payment.customer}**")
 else:
+    if payment.payer_ref:
+        st.caption(f"The payment's file named customer ref {payment.payer_ref!r}, which Recoup does not know.")
     query = st.text_input("Find the customer", key="unapplied_customer_search", placeholder="Customer ref or name")
     with db.transaction() as session:
         hits = {hit.customer_id: hit for hit in customers.find_customers(session, actor, query)}

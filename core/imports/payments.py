@@ -102,8 +102,9 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
     created = session.execute(
         text(
             """
-            INSERT INTO payments (customer_id, source, reference, received_on, currency, amount, method)
-            SELECT c.id, :source, s.reference, s.received_on, s.currency, s.amount, s.method
+            INSERT INTO payments (customer_id, source, reference, received_on, currency, amount, method, payer_ref)
+            SELECT c.id, :source, s.reference, s.received_on, s.currency, s.amount, s.method,
+                   CASE WHEN c.id IS NULL THEN s.customer_ref END
             FROM import_stage s LEFT JOIN customers c ON c.external_ref = s.customer_ref
             ORDER BY s.row_no
             RETURNING id, reference

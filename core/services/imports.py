@@ -50,6 +50,7 @@ class ImportResult:
     written: bool
     dry_run: bool
     date_format: str | None
+    encoding: str | None = None  # of a CSV file: utf-8, utf-8-sig or cp1252 (when it is not UTF-8)
     details: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # the first ones, for the screen
     problem_count: int = 0
@@ -199,6 +200,7 @@ def import_file(
             written=write,
             dry_run=dry_run,
             date_format=date_format,
+            encoding=facts.encoding,
             details=counts,
             problems=list(rejects.preview),
             problem_count=rejects.count,

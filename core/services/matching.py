@@ -102,6 +102,7 @@ class UnappliedPayment:
     unallocated: Money
     customer_id: int | None
     customer: str  # "ref · name", or "" while the payer is unknown
+    payer_ref: str | None = None  # the customer ref the payment's file gave, unknown to Recoup
 
 
 def list_unapplied(session: Session, actor: Actor, *, limit: int = 500) -> list[UnappliedPayment]:
@@ -112,7 +113,7 @@ def list_unapplied(session: Session, actor: Actor, *, limit: int = 500) -> list[
             """
             SELECT p.id, p.received_on, p.reference, p.source, p.method, p.currency, p.amount,
                    p.amount - coalesce(sum(a.amount), 0) AS unallocated, p.customer_id,
-                   coalesce(c.external_ref || ' · ' || c.name, '') AS customer
+                   coalesce(c.external_ref || ' · ' || c.name, '') AS customer, p.payer_ref
             FROM payments p
             LEFT JOIN allocations a ON a.payment_id = p.id
             LEFT JOIN customers c ON c.id = p.customer_id
@@ -135,6 +136,7 @@ def list_unapplied(session: Session, actor: Actor, *, limit: int = 500) -> list[
             unallocated=Money(r.unallocated, r.currency),
             customer_id=r.customer_id,
             customer=r.customer,
+            payer_ref=r.payer_ref,
         )
         for r in rows
     ]

@@ -203,7 +203,7 @@ def test_cp1252_text_is_read_right(session, tmp_path):
 
     result = run(session, path)
 
-    assert result.written
+    assert (result.written, result.encoding) == (True, "cp1252")
     assert customer_name(session) == "Peñafrancia Café"
 
 

@@ -94,9 +94,9 @@ def test_a_payment_nobody_can_be_matched_to_waits_in_the_unapplied_list(session,
 
     assert (result.new, result.details["unapplied"], result.details["unknown_customer_refs"]) == (2, 2, 1)
     waiting = unapplied(session, SYSTEM, "MYSTERY-1", "MYSTERY-2")
-    assert [(w.reference, w.customer_id, w.unallocated) for w in waiting] == [
-        ("MYSTERY-1", None, Money("80.00", "PHP")),
-        ("MYSTERY-2", None, Money("90.00", "PHP")),
+    assert [(w.reference, w.customer_id, w.unallocated, w.payer_ref) for w in waiting] == [
+        ("MYSTERY-1", None, Money("80.00", "PHP"), None),
+        ("MYSTERY-2", None, Money("90.00", "PHP"), "NOBODY"),  # kept as a clue for matching by hand
     ]
 
 

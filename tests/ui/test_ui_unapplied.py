@@ -62,7 +62,16 @@ def test_a_payment_from_an_unknown_payer_is_listed_as_such(manager):
     (table,) = tables_with(at, "Unapplied")
     row = table.set_index("Reference").loc[payment.reference]
     assert (row["Amount"], row["Unapplied"], row["Customer"]) == (fmt.money(payment.amount),) * 2 + ("unknown",)
-    assert list(table.columns) == ["Received", "Reference", "Source", "Method", "Amount", "Unapplied", "Customer"]
+    assert list(table.columns) == [
+        "Received",
+        "Reference",
+        "Source",
+        "Method",
+        "Amount",
+        "Unapplied",
+        "Customer",
+        "Ref in the file",
+    ]
     assert at.download_button(key="unapplied_download_csv").label == "Download CSV"
     assert at.download_button(key="unapplied_download_xlsx").label == "Download XLSX"
 

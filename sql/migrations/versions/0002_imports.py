@@ -1,4 +1,4 @@
-"""imports: mapping profiles, how each payment was matched
+"""imports: mapping profiles, how each payment was matched, the payer ref a file gave
 
 Revision ID: 0002
 Revises: 0001
@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('name', name=op.f('uq_import_mappings_name'))
     )
     op.add_column('payments', sa.Column('matched_by', sa.String(length=32), nullable=True))
+    op.add_column('payments', sa.Column('payer_ref', sa.String(length=100), nullable=True))
     op.create_check_constraint(
         op.f('ck_payments_matched_by'),
         'payments',
@@ -40,5 +41,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_constraint(op.f('ck_payments_matched_by'), 'payments', type_='check')
+    op.drop_column('payments', 'payer_ref')
     op.drop_column('payments', 'matched_by')
     op.drop_table('import_mappings')
