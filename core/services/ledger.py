@@ -135,18 +135,47 @@ def record_payment(
 
 
 def _allocate(session: Session, payment: Payment, customer_id: int, invoice_ids: list[int] | None) -> dict[int, Money]:
-    query = (
-        select(Invoice)
-        .where(Invoice.customer_id == customer_id, Invoice.currency == payment.currency, Invoice.status == "open")
-        .order_by(Invoice.due_date, Invoice.id)
-        .with_for_update()
-    )
-    if invoice_ids is not None:
-        query = query.where(Invoice.id.in_(invoice_ids))
-    invoices = list(session.scalars(query))
+    invoices = open_invoices(session, payment.currency, customer_id=customer_id, ids=invoice_ids)
     if invoice_ids is not None and len(invoices) != len(set(invoice_ids)):
         raise ValidationError("Some of the chosen invoices are not open in this payment's currency.")
     return apply_to_invoices(session, payment, invoices)
+
+
+def open_invoices(
+    session: Session,
+    currency: str,
+    *,
+    customer_id: int | None = None,
+    ids: list[int] | None = None,
+    numbers: set[str] | None = None,
+) -> list[Invoice]:
+    """Open invoices in one currency, oldest due first, locked until the caller's transaction ends
+    (so two payments cannot both take what one invoice still owes)."""
+    query = (
+        select(Invoice)
+        .where(Invoice.currency == currency, Invoice.status == "open")
+        .order_by(Invoice.due_date, Invoice.id)
+        .with_for_update()
+    )
+    if customer_id is not None:
+        query = query.where(Invoice.customer_id == customer_id)
+    if ids is not None:
+        query = query.where(Invoice.id.in_(ids))
+    if numbers is not None:
+        query = query.where(Invoice.number.in_(numbers))
+    return list(session.scalars(query))
+
+
+def paid_on(session: Session, invoice_ids: list[int]) -> dict[int, Decimal]:
+    """What is allocated to each of these invoices (absent: nothing), in one query."""
+    return {
+        invoice_id: total
+        for invoice_id, total in session.execute(
+            select(Allocation.invoice_id, func.sum(Allocation.amount))
+            .where(Allocation.invoice_id.in_(invoice_ids))
+            .group_by(Allocation.invoice_id)
+        )
+    }
 
 
 def unallocated(session: Session, payment: Payment) -> Money:
@@ -159,15 +188,7 @@ def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice
     """Apply what is left of a payment to these (locked) invoices in order, never more than each
     one's open balance nor more than the payment; an invoice paid off is marked paid."""
     left = unallocated(session, payment)
-    ids = [invoice.id for invoice in invoices]
-    paid: dict[int, Decimal] = {
-        invoice_id: total
-        for invoice_id, total in session.execute(
-            select(Allocation.invoice_id, func.sum(Allocation.amount))
-            .where(Allocation.invoice_id.in_(ids))
-            .group_by(Allocation.invoice_id)
-        )
-    }
+    paid = paid_on(session, [invoice.id for invoice in invoices])
     allocated: dict[int, Money] = {}
     for invoice in invoices:
         if left.is_zero():

@@ -21,7 +21,7 @@ from core.money import Money
 from core.roles import Actor, Permission
 from core.services import audit
 from core.services.customers import get_customer_row
-from core.services.ledger import apply_to_invoices, unallocated
+from core.services.ledger import apply_to_invoices, open_invoices, paid_on, unallocated
 
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9/_.-]*[A-Za-z0-9])?")
 _MIN_TOKEN = 4  # "12" or "A1" in a bank reference names no invoice for certain
@@ -39,46 +39,22 @@ def reference_tokens(*texts: str | None) -> set[str]:
     }
 
 
-def _open_invoices(session: Session, payment: Payment, customer_id: int | None = None) -> list[Invoice]:
-    query = (
-        select(Invoice)
-        .where(Invoice.currency == payment.currency, Invoice.status == "open")
-        .order_by(Invoice.due_date, Invoice.id)
-        .with_for_update()
-    )
-    if customer_id is not None:
-        query = query.where(Invoice.customer_id == customer_id)
-    return list(session.scalars(query))
-
-
-def _open_balance(session: Session, invoice: Invoice) -> Decimal:
-    paid = session.scalar(select(func.sum(Allocation.amount)).where(Allocation.invoice_id == invoice.id))
-    return invoice.amount - (paid or Decimal(0))
-
-
 def match_automatically(session: Session, payment: Payment, *, invoice_hint: str | None = None) -> str | None:
     """Apply a new payment by the rules above; return the rule that matched, or None."""
-    tokens = reference_tokens(payment.reference, invoice_hint)
-    if tokens:
-        query = (
-            select(Invoice)
-            .where(Invoice.number.in_(tokens), Invoice.currency == payment.currency, Invoice.status == "open")
-            .order_by(Invoice.due_date, Invoice.id)
-            .with_for_update()
-        )
-        if payment.customer_id is not None:
-            query = query.where(Invoice.customer_id == payment.customer_id)
-        named = list(session.scalars(query))
+    if tokens := reference_tokens(payment.reference, invoice_hint):
+        named = open_invoices(session, payment.currency, customer_id=payment.customer_id, numbers=tokens)
         if named and len({invoice.customer_id for invoice in named}) == 1:
             payment.customer_id = named[0].customer_id
-            rest = [
-                i for i in _open_invoices(session, payment, payment.customer_id) if i not in named and not i.disputed
-            ]
+            others = open_invoices(session, payment.currency, customer_id=payment.customer_id)
+            rest = [i for i in others if i not in named and not i.disputed]
             return _applied(session, payment, named + rest, "invoice_number")
     if payment.customer_id is None:
         return None
-    candidates = [i for i in _open_invoices(session, payment, payment.customer_id) if not i.disputed]
-    exact = [i for i in candidates if _open_balance(session, i) == payment.amount]
+    candidates = [
+        i for i in open_invoices(session, payment.currency, customer_id=payment.customer_id) if not i.disputed
+    ]
+    paid = paid_on(session, [i.id for i in candidates])
+    exact = [i for i in candidates if i.amount - paid.get(i.id, Decimal(0)) == payment.amount]
     if len(exact) == 1:
         return _applied(session, payment, exact, "exact_amount")
     return _applied(session, payment, candidates, "oldest_first")
@@ -187,7 +163,7 @@ def match_payment(
     payment.customer_id = customer.id
     if invoice_ids:
         invoice_ids = list(dict.fromkeys(invoice_ids))  # the same invoice twice is once
-        invoices = _open_invoices(session, payment, customer.id)
+        invoices = open_invoices(session, payment.currency, customer_id=customer.id)
         by_id = {invoice.id: invoice for invoice in invoices}
         if missing := [i for i in invoice_ids if i not in by_id]:
             raise ValidationError(
@@ -196,7 +172,8 @@ def match_payment(
             )
         chosen, rule = [by_id[i] for i in invoice_ids], "chosen"
     else:
-        chosen, rule = [i for i in _open_invoices(session, payment, customer.id) if not i.disputed], "oldest_first"
+        everything = open_invoices(session, payment.currency, customer_id=customer.id)
+        chosen, rule = [i for i in everything if not i.disputed], "oldest_first"
     allocated = apply_to_invoices(session, payment, chosen)
     if allocated:
         payment.matched_by = rule
