@@ -89,22 +89,14 @@ def _max_bytes() -> int:
     return int(get_settings().import_max_mb * 1_048_576)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _fingerprint(path: Path, facts: FileFacts) -> tuple[str, int | None]:
+    """The file's SHA-256 and, for a CSV, about how many rows it holds, in one read."""
+    digest, lines = hashlib.sha256(), 0
     with path.open("rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    return digest.hexdigest()
-
-
-def _expected_rows(path: Path, facts: FileFacts) -> int | None:
-    if facts.kind != "csv":
-        return None
-    lines = 0
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
             lines += block.count(b"\n")
-    return max(lines - 1, 1)
+    return digest.hexdigest(), max(lines - 1, 1) if facts.kind == "csv" else None
 
 
 def _date_format(mapping: Mapping, first: pd.DataFrame) -> str | None:
@@ -144,7 +136,7 @@ def import_file(
     directory = get_settings().import_dir
     directory.mkdir(parents=True, exist_ok=True)
     rejects, warnings = ProblemLog(directory), ProblemLog(directory, prefix="warnings-")
-    expected = _expected_rows(path, facts)
+    sha256, expected = _fingerprint(path, facts)
     try:
         chunks = read_chunks(path, facts, sheet=sheet, style=cell_style(mapping.amount_style, mapping.date_format))
         first = next(chunks)
@@ -191,7 +183,7 @@ def import_file(
         result = ImportResult(
             kind=kind,
             file_name=facts.name,
-            sha256=file_sha256(path),
+            sha256=sha256,
             rows=rows,
             new=counts.pop("new"),
             updated=counts.pop("updated"),
