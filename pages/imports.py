@@ -13,6 +13,7 @@ from core.config import get_settings
 from core.errors import RecoupError
 from core.imports.fields import FIELDS, Mapping, guess_columns
 from core.imports.parsing import AMOUNT_STYLES, DATE_FORMATS, AmbiguousDates
+from core.imports.reading import FileFacts
 from core.services import mappings
 from core.services.imports import ImportResult, Progress, describe_file, import_file, sweep_import_dir
 from ui.auth import require_page
@@ -118,12 +119,24 @@ if upload["path"] is None:
     st.stop()
 path, name = Path(upload["path"]), upload["name"]
 
+# Describing a file reads all of it (to tell UTF-8 from cp1252): once per file and sheet, not per rerun.
+described = st.session_state.get("import_described", {})
+if described.get("path") != str(path):  # a new upload: forget the last file's description
+    described = st.session_state["import_described"] = {"path": str(path), "sheets": {}}
+
+
+def describe(sheet: str | None) -> tuple[FileFacts, list[str]]:
+    if sheet not in described["sheets"]:
+        described["sheets"][sheet] = describe_file(path, name=name, sheet=sheet)
+    return described["sheets"][sheet]
+
+
 try:
-    facts, headers = describe_file(path, name=name)
+    facts, headers = describe(None)
     sheet = None
     if facts.kind == "xlsx" and len(facts.sheets) > 1:
         sheet = st.selectbox("Sheet", facts.sheets, key="import_sheet")
-        facts, headers = describe_file(path, name=name, sheet=sheet)
+        facts, headers = describe(sheet)
 except RecoupError as error:
     st.error(str(error))
     st.stop()
