@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from core import config, db
+from core import db
+from tests.conftest import pointed_at
 
 log = logging.getLogger(__name__)
-CORE_ENVIRONMENT = ("DATABASE_URL", "RECOUP_ENV", "RECOUP_DATA_DIR", "RECOUP_LOGIN_SLEEP")
 
 
 @cache
@@ -39,13 +39,6 @@ def _server_url(*, keep: bool) -> str:
     return server
 
 
-def _reset_caches() -> None:
-    config.get_settings.cache_clear()
-    db.database_url.cache_clear()
-    db.engine.cache_clear()
-    db.session_factory.cache_clear()
-
-
 @contextmanager
 def throwaway_database(*, keep: bool = False) -> Iterator[str]:
     """Create an empty database and point core at it (and any child process that inherits the
@@ -57,13 +50,13 @@ def throwaway_database(*, keep: bool = False) -> Iterator[str]:
     url = make_url(admin.url).set(database=name).render_as_string(hide_password=False)
     log.info("database %s created", name)
     data_dir = Path(tempfile.mkdtemp(prefix="recoup-bench-data-"))
-    saved = {key: os.environ.get(key) for key in CORE_ENVIRONMENT}
-    os.environ.update(DATABASE_URL=url, RECOUP_ENV="test", RECOUP_DATA_DIR=str(data_dir), RECOUP_LOGIN_SLEEP="0")
-    _reset_caches()
     try:
-        yield url
+        with pointed_at(url, data_dir):
+            try:
+                yield url
+            finally:
+                db.engine().dispose()
     finally:
-        db.engine().dispose()
         if keep:
             log.warning("database kept: %s", make_url(url).render_as_string(hide_password=True))
         else:
@@ -71,10 +64,4 @@ def throwaway_database(*, keep: bool = False) -> Iterator[str]:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             log.info("database %s dropped", name)
         admin.dispose()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _reset_caches()
         shutil.rmtree(data_dir, ignore_errors=True)

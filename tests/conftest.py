@@ -9,6 +9,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,25 @@ def _reset_caches() -> None:
     db.session_factory.cache_clear()
 
 
+@contextmanager
+def pointed_at(url: str, data_dir: Path) -> Iterator[None]:
+    """Point the app code (and child processes, through the environment) at a database and a data
+    folder; put the environment back afterwards. Shared with `make bench`."""
+    keys = ("DATABASE_URL", "RECOUP_ENV", "RECOUP_DATA_DIR", "RECOUP_LOGIN_SLEEP")
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ.update(DATABASE_URL=url, RECOUP_ENV="test", RECOUP_DATA_DIR=str(data_dir), RECOUP_LOGIN_SLEEP="0")
+    _reset_caches()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reset_caches()
+
+
 @pytest.fixture(scope="session")
 def database() -> Iterator[str]:
     """A migrated, empty database for this test run; the app code is pointed at it."""
@@ -57,19 +77,11 @@ def database() -> Iterator[str]:
 
         server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
         url, drop = _create_database(str(server.get_uri()))
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "RECOUP_ENV", "RECOUP_DATA_DIR", "RECOUP_LOGIN_SLEEP")}
-    os.environ.update(DATABASE_URL=url, RECOUP_ENV="test", RECOUP_DATA_DIR=str(data_dir), RECOUP_LOGIN_SLEEP="0")
-    _reset_caches()
-    migrations.upgrade()
-    yield url
-    db.engine().dispose()
-    drop()  # type: ignore[operator]
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    _reset_caches()
+    with pointed_at(url, data_dir):
+        migrations.upgrade()
+        yield url
+        db.engine().dispose()
+        drop()  # type: ignore[operator]
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
