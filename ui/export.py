@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from core.export import csv_bytes, xlsx_bytes
 
-CSV_MIME = "text/csv"
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Label, file suffix, builder and mime type of each download, in the order shown.
+FORMATS = (
+    ("Download CSV", "csv", csv_bytes, "text/csv"),
+    ("Download XLSX", "xlsx", xlsx_bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+)
 
 
 def download_buttons(table: pd.DataFrame, *, name: str, key: str) -> None:
@@ -16,19 +21,12 @@ def download_buttons(table: pd.DataFrame, *, name: str, key: str) -> None:
     # The files are built only when a button is clicked (a callable as data), not on every rerun,
     # and a download changes nothing on the page, so it does not rerun it.
     with st.container(horizontal=True):
-        st.download_button(
-            "Download CSV",
-            lambda: csv_bytes(table),
-            file_name=f"{name}.csv",
-            mime=CSV_MIME,
-            key=f"{key}_csv",
-            on_click="ignore",
-        )
-        st.download_button(
-            "Download XLSX",
-            lambda: xlsx_bytes(table),
-            file_name=f"{name}.xlsx",
-            mime=XLSX_MIME,
-            key=f"{key}_xlsx",
-            on_click="ignore",
-        )
+        for label, suffix, build, mime in FORMATS:
+            st.download_button(
+                label,
+                partial(build, table),
+                file_name=f"{name}.{suffix}",
+                mime=mime,
+                key=f"{key}_{suffix}",
+                on_click="ignore",
+            )

@@ -21,8 +21,7 @@ from core.services.customers import get_customer_row, require_work
 
 
 def allocated_total(session: Session, invoice_id: int) -> Decimal:
-    total = session.scalar(select(func.sum(Allocation.amount)).where(Allocation.invoice_id == invoice_id))
-    return total or Decimal(0)
+    return paid_on(session, [invoice_id]).get(invoice_id, Decimal(0))
 
 
 def open_balance(session: Session, invoice_id: int) -> Money:
