@@ -32,8 +32,42 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest version."""
+    from core.services.summaries import missing_summaries, refresh_accounts
+
     migrations.upgrade()
     typer.echo("Database is at the newest schema.")
+    with db.transaction() as session:
+        if missing := missing_summaries(session):
+            refresh_accounts(session, None)
+            typer.echo(f"Built the work-queue summaries of {missing:,} accounts.")
+
+
+@app.command("refresh-summaries")
+def refresh_summaries() -> None:
+    """Rebuild every account's work-queue summary from the ledger (after loading data by hand)."""
+    from core.services.summaries import refresh_accounts
+
+    with db.transaction() as session:
+        refresh_accounts(session, None)
+    typer.echo("Work-queue summaries rebuilt.")
+
+
+@app.command("settle-promises")
+def settle_promises(
+    as_of: Annotated[str | None, typer.Option(help="The day to settle as of (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Mark promises whose date has passed unpaid as broken, with a timeline entry each (run daily)."""
+    from datetime import date
+
+    from core.services.summaries import settle_promises as settle
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise _fail(f"--as-of must be a date such as 2026-11-24, not {as_of!r}.") from None
+    with db.transaction() as session:
+        broken = settle(session, as_of=day)
+    typer.echo(f"{broken} promise{'s' if broken != 1 else ''} marked broken.")
 
 
 def demo_logins_file() -> Path:

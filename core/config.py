@@ -25,6 +25,8 @@ class Settings:
     cookie_expiry_days: float
     login_sleep_seconds: float
     import_max_mb: float = 200.0  # the app's upload limit (.streamlit/config.toml) is the same
+    # Where account documents go: None keeps them in the database (the default, backed up with it).
+    documents_dir: Path | None = None
 
     @property
     def import_dir(self) -> Path:
@@ -98,4 +100,5 @@ def get_settings() -> Settings:
         cookie_expiry_days=_number(value("RECOUP_COOKIE_EXPIRY_DAYS", "1"), "RECOUP_COOKIE_EXPIRY_DAYS"),
         login_sleep_seconds=_number(value("RECOUP_LOGIN_SLEEP", "0.5"), "RECOUP_LOGIN_SLEEP"),
         import_max_mb=_number(value("RECOUP_IMPORT_MAX_MB", "200"), "RECOUP_IMPORT_MAX_MB"),
+        documents_dir=Path(folder).resolve() if (folder := value("RECOUP_DOCUMENTS_DIR")) else None,
     )

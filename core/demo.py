@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.demo_markets import Market, People, invoice_amount, payment_method, phone, pick_market, slug
 from core.money import Money
 from core.roles import Actor, Role
-from core.services import customers, ledger, users
+from core.services import customers, disputes, ledger, promises, users
 from core.services.activities import NewActivity, log_activity
 from core.services.customers import NewContact, NewCustomer
 
@@ -228,42 +228,28 @@ def _seed_timeline(
     roll = rng.random()
     if roll < 0.12:
         promise_day = as_of + timedelta(days=rng.randint(-10, 14))
-        log_activity(
-            session,
-            collector,
-            customer_id,
-            NewActivity(
-                kind="promise",
-                channel="call",
-                direction="inbound",
-                invoice_id=invoice_id,
-                summary=f"Promised {amount.format()} by {promise_day:%d %b %Y}",
-                details={
-                    "amount": str(amount.amount),
-                    "currency": amount.currency,
-                    "promised_for": promise_day.isoformat(),
-                },
-                occurred_at=_at(min(as_of, promise_day) - timedelta(days=3), rng, zone),
-            ),
+        made_on = min(as_of, promise_day) - timedelta(days=3)
+        promises.make_promise(
+            session, collector, customer_id, amount=amount, due_on=promise_day, invoice_id=invoice_id, today=made_on
         )
-    elif roll < 0.18:
-        ledger.open_dispute(
+    elif roll < 0.18 and not ledger.open_balance(session, invoice_id).is_zero():
+        disputes.open_dispute(
             session,
             system,
             invoice_id,
-            reason=rng.choice(("Goods not delivered", "Wrong amount billed", "Already paid", "Damaged goods")),
+            category=rng.choice(("not_delivered", "wrong_amount", "already_paid", "damaged_or_defective")),
+            note=rng.choice(("Customer says so on the phone", "Emailed with photos", "")),
         )
     elif roll < 0.22:
-        customers.set_flags(session, system, customer_id, on_hold=True)
-        log_activity(
+        customers.set_flag(
             session,
             system,
             customer_id,
-            NewActivity(
-                kind="hold",
-                summary="On hold: customer restructuring, awaiting finance call",
-                occurred_at=_at(as_of - timedelta(days=rng.randint(1, 20)), rng, zone),
-            ),
+            "on_hold",
+            on=True,
+            why="Customer restructuring, awaiting finance call",
+            until=as_of + timedelta(days=rng.randint(3, 20)),
+            today=as_of,
         )
 
 

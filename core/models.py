@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +15,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Text,
+    Time,
     UniqueConstraint,
     func,
 )
@@ -31,7 +33,33 @@ RISK_TIERS = ("low", "medium", "high")
 CONTACT_ROLES = ("debtor", "guarantor", "billing")
 INVOICE_STATUSES = ("open", "paid", "written_off", "void")
 PAYMENT_METHODS = ("bank_transfer", "card", "cash", "check", "e_wallet", "direct_debit", "other")
-ACTIVITY_KINDS = ("email", "sms", "letter", "call", "note", "promise", "dispute", "hold", "status_change")
+ACTIVITY_KINDS = (
+    "email",
+    "sms",
+    "letter",
+    "call",
+    "note",
+    "promise",
+    "dispute",
+    "hold",
+    "status_change",
+    "document",
+    "write_off",
+    "assignment",
+    "plan",
+)
+PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
+DISPUTE_CATEGORIES = (
+    "wrong_amount",
+    "not_delivered",
+    "already_paid",
+    "damaged_or_defective",
+    "not_ordered",
+    "pricing",
+    "other",
+)
+DISPUTE_RESOLUTIONS = ("upheld", "rejected")
+ADJUSTMENT_KINDS = ("write_off", "credit_note")
 CHANNELS = ("email", "sms", "letter", "call", "portal", "in_person")
 DIRECTIONS = ("inbound", "outbound")
 IMPORT_KINDS = ("customers", "invoices", "payments")
@@ -141,6 +169,11 @@ class Customer(Timestamped, Base):
     attorney_on_record: Mapped[bool] = mapped_column(Boolean, server_default="false")
     deceased: Mapped[bool] = mapped_column(Boolean, server_default="false")
     do_not_contact: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Who set each hold or flag, when and why: {flag: {"by": username, "at": iso time, "why": text}}.
+    flag_notes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # The day the collector means to work the account again; it stays out of "today" until then.
+    next_action_on: Mapped[date | None] = mapped_column(Date)
+    next_action_note: Mapped[str | None] = mapped_column(String(300))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
@@ -151,6 +184,7 @@ class Contact(Timestamped, Base):
     __table_args__ = (
         CheckConstraint(_in("role", CONTACT_ROLES), name="role"),
         CheckConstraint("phone IS NULL OR phone ~ '^\\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        CheckConstraint("(preferred_from IS NULL) = (preferred_until IS NULL)", name="preferred_hours"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +201,10 @@ class Contact(Timestamped, Base):
     opted_out_sms: Mapped[bool] = mapped_column(Boolean, server_default="false")
     opted_out_call: Mapped[bool] = mapped_column(Boolean, server_default="false")
     opted_out_letter: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Preferred hours in the customer's time zone (both or neither) and language, when the contact gave them.
+    preferred_from: Mapped[time | None] = mapped_column(Time)
+    preferred_until: Mapped[time | None] = mapped_column(Time)
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class Invoice(Timestamped, Base):
@@ -179,6 +217,7 @@ class Invoice(Timestamped, Base):
         CheckConstraint("due_date >= issue_date", name="due_after_issue"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint(_in("status", INVOICE_STATUSES), name="status"),
+        Index("ix_invoices_number", "number"),  # the work queue's search by invoice number
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,14 +273,39 @@ class ImportMapping(Timestamped, Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
-class Allocation(Base):
-    """The part of a payment applied to one invoice."""
+class Adjustment(Base):
+    """A credit note or write-off: it reduces what an invoice owes (through an allocation) without
+    any money received, so open balances stay "amount minus allocations" everywhere."""
 
-    __tablename__ = "allocations"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __tablename__ = "adjustments"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ADJUSTMENT_KINDS), name="kind"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    made_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Allocation(Base):
+    """The part of a payment (or of a credit note or write-off) applied to one invoice."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("num_nonnulls(payment_id, adjustment_id) = 1", name="one_source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("adjustments.id", ondelete="CASCADE"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(AMOUNT)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -292,3 +356,152 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class Promise(Base):
+    """A promise to pay: amount, currency, date. Kept when payments received from the day it was
+    made to its date cover it; broken from the day after otherwise (core/promises.py)."""
+
+    __tablename__ = "promises"
+    __table_args__ = (
+        CheckConstraint(_in("status", PROMISE_STATUSES), name="status"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("due_on >= made_on", name="due_after_made"),
+        Index("ix_promises_customer_made", "customer_id", "made_on"),
+        Index("ix_promises_pending_due", "due_on", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    made_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class Dispute(Base):
+    """An invoice contested by the debtor, from opening to its resolution."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (
+        CheckConstraint(_in("category", DISPUTE_CATEGORIES), name="category"),
+        CheckConstraint(f"resolution IS NULL OR {_in('resolution', DISPUTE_RESOLUTIONS)}", name="resolution"),
+        CheckConstraint("(resolution IS NULL) = (resolved_at IS NULL)", name="resolved_together"),
+        Index("ix_disputes_invoice", "invoice_id"),
+        Index("ix_disputes_one_open", "invoice_id", unique=True, postgresql_where="resolution IS NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("adjustments.id"))
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Document(Base):
+    """A PDF or image attached to an account or one of its invoices, kept in the database or in a
+    configured folder (then only its path is here)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint("(content IS NULL) <> (stored_at IS NULL)", name="stored_once"),
+        CheckConstraint("size_bytes > 0", name="not_empty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    stored_at: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(String(300), server_default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AssignmentRule(Timestamped, Base):
+    """Who gets a new account: the first active rule (by position) whose conditions all match."""
+
+    __tablename__ = "assignment_rules"
+    __table_args__ = (
+        CheckConstraint("country IS NULL OR country ~ '^[A-Z]{2}$'", name="country_iso"),
+        CheckConstraint("currency IS NULL OR currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("(min_balance IS NULL AND max_balance IS NULL) OR currency IS NOT NULL", name="band_currency"),
+        CheckConstraint("min_balance IS NULL OR max_balance IS NULL OR min_balance <= max_balance", name="band_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    collector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    segment: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    min_balance: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    max_balance: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class Setting(Base):
+    """A setting managers change in the app (the queue's weights…), versioned like any record."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AccountBalance(Base):
+    """Precomputed: a customer's open balance in one currency. Kept current by the services
+    (core/services/summaries.py) so the work queue never sums invoices per request."""
+
+    __tablename__ = "account_balances"
+    __table_args__ = (Index("ix_account_balances_currency_amount", "currency", "open_amount"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    open_amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    disputed_amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    open_invoices: Mapped[int] = mapped_column(Integer)
+    oldest_due_date: Mapped[date | None] = mapped_column(Date)  # of the open invoices not in dispute
+
+
+class AccountSummary(Base):
+    """Precomputed: what the work queue ranks and filters by, one row per customer, kept current by
+    the services. Facts that change with the calendar (days past due, a promise turning broken)
+    are derived from these dates at query time, so the summary never goes stale overnight."""
+
+    __tablename__ = "account_summaries"
+    __table_args__ = (Index("ix_account_summaries_oldest_due", "oldest_due_date"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    oldest_due_date: Mapped[date | None] = mapped_column(Date)
+    open_invoices: Mapped[int] = mapped_column(Integer, server_default="0")
+    disputed_invoices: Mapped[int] = mapped_column(Integer, server_default="0")
+    currencies: Mapped[str] = mapped_column(String(100), server_default="")  # "PHP USD", for display
+    last_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    promise_id: Mapped[int | None] = mapped_column(Integer)  # the latest promise
+    promise_status: Mapped[str | None] = mapped_column(String(16))
+    promise_due_on: Mapped[date | None] = mapped_column(Date)
+    promise_amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    promise_currency: Mapped[str | None] = mapped_column(String(3))
+    missed_instalments: Mapped[int] = mapped_column(Integer, server_default="0")  # payment plans (issue 6)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

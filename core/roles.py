@@ -23,6 +23,8 @@ class Permission(StrEnum):
     WORK_ANY_ACCOUNT = "act on any account"
     MANAGE_ACCOUNTS = "create and change accounts, invoices and payments"
     ASSIGN_ACCOUNTS = "assign accounts to collectors"
+    TUNE_QUEUE = "change the work queue's weights and assignment rules"
+    WRITE_OFF = "write off balances"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -43,6 +45,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.WORK_ANY_ACCOUNT,
             Permission.MANAGE_ACCOUNTS,
             Permission.ASSIGN_ACCOUNTS,
+            Permission.TUNE_QUEUE,
+            Permission.WRITE_OFF,
         }
     ),
     Role.COLLECTOR: frozenset(

@@ -51,6 +51,8 @@ _KIND_WORDS = {
     "organisation": "company",
     "organization": "company",
 }
+# The customers a file touched, whose work-queue summaries the import then refreshes.
+TOUCHED = "SELECT c.id FROM customers c JOIN import_stage s ON s.external_ref = c.external_ref"
 
 
 def _per_value(values: pd.Series, parse: Callable[[str], str | None]) -> tuple[pd.Series, pd.Series]:

@@ -38,6 +38,8 @@ STAGE = (
     ("settled_date", "date"),
 )
 DATE_KEYS = ("issue_date", "due_date", "settled_date")
+# The customers a file touched, whose work-queue summaries the import then refreshes.
+TOUCHED = "SELECT DISTINCT c.id FROM customers c JOIN import_stage s ON s.customer_ref = c.external_ref"
 
 
 def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.DataFrame:
@@ -301,7 +303,11 @@ def _open_disputes(session: Session, actor: Actor, file_name: str) -> int:
                        jsonb_build_object('reason', 'marked disputed in an imported file', 'file', :file),
                        now(), :actor_id, :actor
                 FROM flagged
-                RETURNING invoice_id)
+                RETURNING invoice_id),
+            opened AS (
+                INSERT INTO disputes (customer_id, invoice_id, category, note, opened_by)
+                SELECT customer_id, id, 'other', 'Marked disputed in the import file ' || :file, :actor
+                FROM flagged)
             INSERT INTO import_changed_later
             SELECT invoice_id FROM logged
             """

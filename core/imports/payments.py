@@ -26,6 +26,11 @@ STAGE = (
     ("invoice_hint", "text"),
     ("method", "text"),
 )
+# The customers a file touched, whose work-queue summaries the import then refreshes.
+TOUCHED = (
+    "SELECT DISTINCT p.customer_id FROM payments p JOIN import_stage s ON p.reference = s.reference"
+    " WHERE p.source = :source AND p.customer_id IS NOT NULL"
+)
 
 
 def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.DataFrame:

@@ -62,7 +62,62 @@ def log_activity(session: Session, actor: Actor, customer_id: int, new: NewActiv
     require_work(session, actor, customer, f"activity.{new.kind}")
     activity = add_to_timeline(session, actor, customer_id, new)
     audit.record(session, actor, f"activity.{new.kind}", "activity", activity.id, after=audit.snapshot(activity))
+    if new.kind in CONTACT_KINDS:
+        from core.services.summaries import refresh_accounts  # summaries writes timeline entries too
+
+        refresh_accounts(session, [customer_id], actor=actor)
     return activity.id
+
+
+CONTACT_KINDS = ("call", "email", "sms", "letter")  # what counts as contacting the account
+OUTCOME_LABELS = {
+    "rpc": "Right-party contact",
+    "third_party": "Third party",
+    "no_answer": "No answer",
+    "voicemail": "Voicemail",
+    "busy": "Busy",
+    "wrong_number": "Wrong number",
+    "refused": "Refused to pay",
+    "promise_made": "Promise made",
+}
+MAX_CALL_MINUTES = 600
+
+
+@dataclass(frozen=True)
+class CallLog:
+    outcome: str
+    minutes: int = 0
+    note: str = ""
+    direction: str = "outbound"
+    contact_id: int | None = None
+    invoice_id: int | None = None
+
+
+def log_call(session: Session, actor: Actor, customer_id: int, call: CallLog) -> int:
+    """Log a call and its outcome. A call with the outcome "promise made" needs the promise itself:
+    use promises.log_call_with_promise, which records both in one go."""
+    _check(call.outcome, CALL_OUTCOMES, "call outcome")
+    _check(call.direction, DIRECTIONS, "direction")
+    if not 0 <= call.minutes <= MAX_CALL_MINUTES:
+        raise ValidationError(f"A call lasts from 0 to {MAX_CALL_MINUTES} minutes.")
+    label = OUTCOME_LABELS[call.outcome]
+    note = call.note.strip()
+    length = f", {call.minutes} min" if call.minutes else ""
+    return log_activity(
+        session,
+        actor,
+        customer_id,
+        NewActivity(
+            kind="call",
+            channel="call",
+            direction=call.direction,
+            outcome=call.outcome,
+            contact_id=call.contact_id,
+            invoice_id=call.invoice_id,
+            summary=f"{call.direction.title()} call: {label}{length}" + (f". {note}" if note else ""),
+            details={"minutes": call.minutes},
+        ),
+    )
 
 
 def add_to_timeline(session: Session, actor: Actor, customer_id: int, new: NewActivity) -> Activity:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,6 +53,9 @@ class ContactView:
     masked: bool
     consent: tuple[str, ...]
     opted_out: tuple[str, ...]
+    preferred_from: time | None = None
+    preferred_until: time | None = None
+    language: str | None = None
 
 
 def list_contacts(session: Session, actor: Actor, customer_id: int) -> list[ContactView]:
@@ -70,6 +74,9 @@ def list_contacts(session: Session, actor: Actor, customer_id: int) -> list[Cont
             masked=masked,
             consent=tuple(ch for ch in CHANNELS if getattr(c, f"consent_{ch}")),
             opted_out=tuple(ch for ch in CHANNELS if getattr(c, f"opted_out_{ch}")),
+            preferred_from=c.preferred_from,
+            preferred_until=c.preferred_until,
+            language=c.language,
         )
         for c in rows
     ]
@@ -170,6 +177,111 @@ def set_flags(session: Session, actor: Actor, customer_id: int, **flags: bool) -
     with audit.changing(session, actor, "customer.set_flags", "customer", customer):
         for flag, value in flags.items():
             setattr(customer, flag, bool(value))
+
+
+FLAG_LABELS = {
+    "on_hold": "On hold",
+    "bankrupt": "Bankrupt",
+    "attorney_on_record": "Attorney on record",
+    "deceased": "Deceased",
+    "do_not_contact": "Do not contact",
+}
+
+
+def set_flag(
+    session: Session,
+    actor: Actor,
+    customer_id: int,
+    flag: str,
+    *,
+    on: bool,
+    why: str,
+    until: date | None = None,
+    today: date | None = None,
+) -> None:
+    """Set or clear one hold or flag, saying why; who, when and why show on the account and its
+    timeline. A hold may run until a date (the account returns to the queue that day)."""
+    if flag not in FLAGS:
+        raise ValidationError(f"Unknown flag {flag!r}: use one of {', '.join(FLAGS)}.")
+    customer = get_customer_row(session, customer_id, lock=True)
+    require_work(session, actor, customer, "customer.set_flag")
+    why = required_text(why, Customer.next_action_note, "Reason")
+    if until is not None and (flag != "on_hold" or not on):
+        raise ValidationError("Only a hold being set can run until a date.")
+    if until is not None and until <= (today or date.today()):
+        raise ValidationError("A hold must run until a day after today.")
+    if getattr(customer, flag) == on and not (flag == "on_hold" and on and until != customer.hold_until):
+        state = "already set" if on else "not set"
+        raise ValidationError(f"{FLAG_LABELS[flag]} is {state} on this account.")
+    with audit.changing(session, actor, "customer.set_flag", "customer", customer):
+        setattr(customer, flag, on)
+        if flag == "on_hold":
+            customer.hold_until = until if on else None
+        notes = dict(customer.flag_notes or {})
+        if on:
+            notes[flag] = {"by": actor.username, "at": datetime.now(UTC).isoformat(timespec="minutes"), "why": why}
+        else:
+            notes.pop(flag, None)
+        customer.flag_notes = notes
+        label = FLAG_LABELS[flag] + (f" until {until:%d %b %Y}" if until else "")
+        from core.services.activities import NewActivity, add_to_timeline
+
+        add_to_timeline(
+            session,
+            actor,
+            customer.id,
+            NewActivity(
+                kind="hold" if flag == "on_hold" else "status_change",
+                summary=f"{label} {'set' if on else 'cleared'}: {why}",
+                details={"flag": flag, "on": on, "why": why, "until": until.isoformat() if until else None},
+            ),
+        )
+
+
+def set_next_action(
+    session: Session, actor: Actor, customer_id: int, *, on: date | None, note: str = "", today: date | None = None
+) -> None:
+    """When to work the account again (None: as soon as it is due); it leaves "today" until then."""
+    customer = get_customer_row(session, customer_id, lock=True)
+    require_work(session, actor, customer, "customer.next_action")
+    if on is not None and on < (today or date.today()):
+        raise ValidationError("The next action cannot be in the past.")
+    with audit.changing(session, actor, "customer.next_action", "customer", customer):
+        customer.next_action_on = on
+        customer.next_action_note = optional_text(note, Customer.next_action_note, "Next action note")
+
+
+@dataclass(frozen=True)
+class ContactPreferences:
+    opted_out: tuple[str, ...] = ()
+    preferred_from: time | None = None
+    preferred_until: time | None = None
+    language: str | None = None
+
+
+def set_contact_preferences(session: Session, actor: Actor, contact_id: int, prefs: ContactPreferences) -> None:
+    """Opt a contact (an address or number) out per channel, and record preferred hours and language."""
+    contact = session.get(Contact, contact_id, with_for_update=True)
+    if contact is None:
+        raise NotFound(f"No contact with id {contact_id}.")
+    require_work(session, actor, get_customer_row(session, contact.customer_id), "contact.preferences")
+    if unknown := set(prefs.opted_out) - set(CHANNELS):
+        raise ValidationError(f"Unknown channel(s) {', '.join(sorted(unknown))}: use {', '.join(CHANNELS)}.")
+    if (prefs.preferred_from is None) != (prefs.preferred_until is None):
+        raise ValidationError("Give both ends of the preferred hours, or neither.")
+    if prefs.preferred_from is not None and prefs.preferred_until is not None:
+        if prefs.preferred_from >= prefs.preferred_until:
+            raise ValidationError("The preferred hours must start before they end (the same day).")
+    before = audit.snapshot(contact)
+    for channel in CHANNELS:
+        setattr(contact, f"opted_out_{channel}", channel in prefs.opted_out)
+    contact.preferred_from = prefs.preferred_from
+    contact.preferred_until = prefs.preferred_until
+    contact.language = optional_text(prefs.language, Contact.language, "Language")
+    session.flush()
+    audit.record(
+        session, actor, "contact.preferences", "contact", contact.id, before=before, after=audit.snapshot(contact)
+    )
 
 
 def assign_collector(session: Session, actor: Actor, customer_id: int, collector_id: int | None) -> None:

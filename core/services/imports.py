@@ -28,6 +28,8 @@ from core.imports.rejects import Problem, ProblemLog
 from core.imports.staging import Checks, copy_rows, create_stage
 from core.roles import Actor, Permission
 from core.services import audit
+from core.services.assignment import assign_by_rules
+from core.services.summaries import refresh_accounts
 
 KINDS: dict[str, ModuleType] = {"customers": customers, "invoices": invoices, "payments": payments}
 _TEMP_TABLES = "import_stage, import_touched, import_changed_later, import_new_customers"
@@ -158,6 +160,9 @@ def import_file(
             staged_at = time.perf_counter()
             session.execute(text("ANALYZE import_stage"))  # a temporary table has no statistics otherwise
             counts = module.apply(session, actor, mapping, rejects, file_name=facts.name)
+            touched = list(session.scalars(text(module.TOUCHED), {"source": mapping.source}))
+            refresh_accounts(session, touched, actor=actor)
+            counts["assigned"] = assign_by_rules(session, actor, touched)
             log.info(
                 "%s: %d rows read, checked and staged in %.1f s, written in %.1f s",
                 facts.name,

@@ -16,8 +16,8 @@ from core.money import Money
 from core.reports import report_sql
 from core.roles import Actor, Permission
 from core.services import audit
-from core.services.activities import NewActivity, add_to_timeline
-from core.services.customers import get_customer_row, require_work
+from core.services.customers import get_customer_row
+from core.services.summaries import refresh_accounts
 
 
 def allocated_total(session: Session, invoice_id: int) -> Decimal:
@@ -69,6 +69,7 @@ def create_invoice(
     session.add(invoice)
     session.flush()
     audit.record(session, actor, "invoice.create", "invoice", invoice.id, after=audit.snapshot(invoice))
+    refresh_accounts(session, [customer_id], actor=actor)
     return invoice.id
 
 
@@ -130,6 +131,7 @@ def record_payment(
             "credit": str(credit.amount),
         },
     )
+    refresh_accounts(session, [customer_id], actor=actor)
     return PaymentResult(payment.id, allocated, credit)
 
 
@@ -209,32 +211,6 @@ def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice
             invoice.version += 1
     session.flush()
     return allocated
-
-
-def open_dispute(session: Session, actor: Actor, invoice_id: int, *, reason: str) -> None:
-    """The debtor contests an invoice: flag it (so it is not chased) and put it on the timeline."""
-    invoice = session.get(Invoice, invoice_id, with_for_update=True)
-    if invoice is None:
-        raise NotFound(f"No invoice with id {invoice_id}.")
-    require_work(session, actor, get_customer_row(session, invoice.customer_id), "invoice.dispute")
-    if not reason.strip():
-        raise ValidationError("Say what the customer disputes.")
-    if invoice.disputed:
-        raise ValidationError(f"Invoice {invoice.number} is already in dispute.")
-    with audit.changing(session, actor, "invoice.dispute", "invoice", invoice):
-        invoice.disputed = True
-        add_to_timeline(
-            session,
-            actor,
-            invoice.customer_id,
-            NewActivity(
-                kind="dispute",
-                invoice_id=invoice.id,
-                direction="inbound",
-                summary=f"Invoice {invoice.number} disputed: {reason.strip()}",
-                details={"reason": reason.strip()},
-            ),
-        )
 
 
 @dataclass(frozen=True)

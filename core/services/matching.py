@@ -22,6 +22,7 @@ from core.roles import Actor, Permission
 from core.services import audit
 from core.services.customers import get_customer_row
 from core.services.ledger import apply_to_invoices, open_invoices, paid_on, unallocated
+from core.services.summaries import refresh_accounts
 
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9/_.-]*[A-Za-z0-9])?")
 _MIN_TOKEN = 4  # "12" or "A1" in a bank reference names no invoice for certain
@@ -192,4 +193,5 @@ def match_payment(
             "matched_by": payment.matched_by,
         },
     )
+    refresh_accounts(session, [customer.id], actor=actor)
     return allocated

@@ -1,0 +1,88 @@
+"""The work queue's precomputed facts (account_balances, account_summaries): every service that
+changes what an account owes, its promises or its contacts calls refresh_accounts() in the same
+transaction, so the queue ranks a book of a million invoices without summing them per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+from sqlalchemy.types import Integer
+
+from core.models import AccountSummary, Customer, Promise
+from core.money import Money
+from core.reports import report_sql
+from core.roles import Actor
+from core.services.activities import NewActivity, add_to_timeline
+
+_IDS = bindparam("ids", type_=ARRAY(Integer))
+
+
+def _run(session: Session, name: str, ids: list[int] | None) -> list:  # type: ignore[type-arg]
+    statement = report_sql(name).bindparams(_IDS)
+    result = session.execute(statement, {"ids": ids or [], "all_customers": ids is None})
+    return list(result) if result.returns_rows else []
+
+
+def refresh_accounts(session: Session, customer_ids: Iterable[int] | None, *, actor: Actor | None = None) -> None:
+    """Recompute the summaries of these customers (None: the whole book). Promises that payments
+    now cover become kept first, each with an entry on its account's timeline."""
+    ids = None if customer_ids is None else sorted(set(customer_ids))
+    if ids == []:
+        return
+    session.flush()
+    kept = _run(session, "keep_promises", ids)
+    for row in kept:
+        amount = Money(row.amount, row.currency)
+        add_to_timeline(
+            session,
+            actor or Actor.system_process("promises"),
+            row.customer_id,
+            NewActivity(
+                kind="promise",
+                invoice_id=row.invoice_id,
+                summary=f"Promise of {amount.format()} due {row.due_on:%d %b %Y} kept",
+                details={"promise_id": row.id, "status": "kept"},
+            ),
+        )
+    _run(session, "clear_account_balances", ids)
+    _run(session, "refresh_account_balances", ids)
+    _run(session, "refresh_account_summaries", ids)
+    session.expire_all()  # the ORM's copies of promises and summaries may be stale now
+
+
+def missing_summaries(session: Session) -> int:
+    """Customers without a summary row (a book loaded before the summaries existed, or by hand)."""
+    have = select(AccountSummary.customer_id).where(AccountSummary.customer_id == Customer.id).exists()
+    return session.scalar(select(func.count()).select_from(Customer).where(~have)) or 0
+
+
+def settle_promises(session: Session, *, as_of: date) -> int:
+    """Mark broken every pending promise whose date has passed unpaid, with a timeline entry each;
+    run daily by the batch. The queue does not wait for it: it derives "broken" from the date."""
+    refresh_accounts(
+        session,
+        session.scalars(select(Promise.customer_id).where(Promise.status == "pending", Promise.due_on < as_of)),
+    )
+    due = list(session.scalars(select(Promise).where(Promise.status == "pending", Promise.due_on < as_of)))
+    system = Actor.system_process("promises")
+    for promise in due:
+        promise.status = "broken"
+        promise.version += 1
+        amount = Money(promise.amount, promise.currency)
+        add_to_timeline(
+            session,
+            system,
+            promise.customer_id,
+            NewActivity(
+                kind="promise",
+                invoice_id=promise.invoice_id,
+                summary=f"Promise of {amount.format()} due {promise.due_on:%d %b %Y} broken",
+                details={"promise_id": promise.id, "status": "broken"},
+            ),
+        )
+    refresh_accounts(session, {promise.customer_id for promise in due})
+    return len(due)
