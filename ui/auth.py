@@ -128,6 +128,8 @@ def _menu(user: UserView) -> None:
         st.markdown(f"**{user.name}**")
         st.caption(user.role.value.title())
         for page in nav.pages_for(user.role):
+            if not page.in_menu:
+                continue
             try:
                 st.page_link(page.path, label=page.title, icon=page.icon)
             except StreamlitPageNotFoundError:  # a page script run on its own, not through Home.py

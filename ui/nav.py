@@ -17,10 +17,13 @@ class PageSpec:
     icon: str
     roles: frozenset[Role]
     default: bool = False
+    in_menu: bool = True  # pages reached by a link (one account) stay out of the menu
 
 
 PAGES = (
     PageSpec("dashboard", "pages/dashboard.py", "Dashboard", ":material/dashboard:", ALL_ROLES, default=True),
+    PageSpec("queue", "pages/queue.py", "Work queue", ":material/checklist:", ALL_ROLES),
+    PageSpec("account", "pages/account.py", "Account", ":material/person:", ALL_ROLES, in_menu=False),
     PageSpec("import", "pages/imports.py", "Import", ":material/upload_file:", frozenset({Role.MANAGER})),
     PageSpec(
         "unapplied",

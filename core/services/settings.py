@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,10 +21,8 @@ _LIMIT = 1000  # points per reason: enough to dominate, small enough to keep a s
 
 
 def weights_as_dict(weights: Weights) -> dict[str, Any]:
-    values = asdict(weights)
-    values["bucket"] = dict(weights.bucket)
-    values["risk"] = dict(weights.risk)
-    return values
+    values = {field.name: getattr(weights, field.name) for field in fields(weights)}
+    return {key: dict(value) if isinstance(value, Mapping) else value for key, value in values.items()}
 
 
 def weights_from_dict(values: dict[str, Any]) -> Weights:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 
 import pytest
@@ -14,7 +14,19 @@ from core.errors import PermissionDenied
 from core.models import Activity, AuditEntry, Customer
 from core.money import Money
 from core.roles import Role
-from core.services import activities, customers, ledger, signin, users
+from core.services import (
+    activities,
+    adjustments,
+    assignment,
+    customers,
+    disputes,
+    documents,
+    ledger,
+    promises,
+    settings,
+    signin,
+    users,
+)
 from core.services.activities import NewActivity
 from core.services.customers import NewContact, NewCustomer
 from core.services.users import UserView
@@ -63,6 +75,15 @@ class Desk:
     @cached_property
     def invoice_id(self) -> int:
         return make_invoice(self.session, self.customer_id, amount="500.00")
+
+    @cached_property
+    def dispute_id(self) -> int:
+        return disputes.open_dispute(self.session, SYSTEM, self.invoice_id, category="not_delivered")
+
+    @cached_property
+    def contact_id(self) -> int:
+        [contact] = customers.list_contacts(self.session, SYSTEM, self.customer_id)
+        return contact.id
 
 
 @pytest.fixture
@@ -154,8 +175,60 @@ def record_payment(s: Session, d: Desk) -> object:
 
 
 def open_dispute(s: Session, d: Desk) -> object:
-    ledger.open_dispute(s, d.collector.as_actor(), d.invoice_id, reason="Goods not delivered")
+    disputes.open_dispute(s, d.collector.as_actor(), d.invoice_id, category="not_delivered")
     return d.invoice_id
+
+
+def resolve_dispute(s: Session, d: Desk) -> object:
+    disputes.resolve_dispute(s, d.collector.as_actor(), d.dispute_id, resolution="rejected", note="Delivery signed for")
+    return d.invoice_id
+
+
+def make_promise(s: Session, d: Desk) -> object:
+    return promises.make_promise(
+        s, d.collector.as_actor(), d.customer_id, amount=Money("100", "PHP"), due_on=date.today() + timedelta(days=3)
+    )
+
+
+def set_flag(s: Session, d: Desk) -> object:
+    customers.set_flag(
+        s, d.collector.as_actor(), d.customer_id, "attorney_on_record", on=True, why="Letter from counsel"
+    )
+    return d.customer_id
+
+
+def set_next_action(s: Session, d: Desk) -> object:
+    customers.set_next_action(s, d.collector.as_actor(), d.customer_id, on=date.today() + timedelta(days=2))
+    return d.customer_id
+
+
+def set_contact_preferences(s: Session, d: Desk) -> object:
+    prefs = customers.ContactPreferences(opted_out=("sms",))
+    customers.set_contact_preferences(s, d.collector.as_actor(), d.contact_id, prefs)
+    return d.contact_id
+
+
+def attach_document(s: Session, d: Desk) -> object:
+    return documents.attach_document(
+        s, d.collector.as_actor(), d.customer_id, file_name="proof.pdf", content=b"%PDF-1.4\n%%EOF\n"
+    )
+
+
+def write_off(s: Session, d: Desk) -> object:
+    adjustments.write_off(s, d.manager.as_actor(), d.customer_id, currency="PHP", reason="Uncollectable")
+    return d.customer_id
+
+
+def assign_collectors(s: Session, d: Desk) -> object:
+    assignment.assign_collectors(s, d.manager.as_actor(), [d.customer_id], d.manager.id)
+    return d.customer_id
+
+
+def save_weights(s: Session, d: Desk) -> object:
+    from core.priority import Weights
+
+    settings.save_weights(s, d.manager.as_actor(), Weights(broken_promise=40), version=settings.weights_version(s))
+    return settings.WEIGHTS_KEY
 
 
 def log_activity(s: Session, d: Desk) -> object:
@@ -179,7 +252,22 @@ WRITES = [
     ),
     pytest.param("manager", ("customer_id",), create_invoice, "invoice.create", "invoice", id="ledger.create_invoice"),
     pytest.param("manager", ("invoice_id",), record_payment, "payment.record", "payment", id="ledger.record_payment"),
-    pytest.param("collector", ("invoice_id",), open_dispute, "invoice.dispute", "invoice", id="ledger.open_dispute"),
+    pytest.param("collector", ("invoice_id",), open_dispute, "invoice.dispute", "invoice", id="disputes.open_dispute"),
+    pytest.param(
+        "collector", ("dispute_id",), resolve_dispute, "invoice.dispute_resolved", "invoice", id="disputes.resolve"
+    ),
+    pytest.param("collector", ("customer_id",), make_promise, "promise.make", "promise", id="promises.make_promise"),
+    pytest.param("collector", ("customer_id",), set_flag, "customer.set_flag", "customer", id="customers.set_flag"),
+    pytest.param(
+        "collector", ("customer_id",), set_next_action, "customer.next_action", "customer", id="customers.next_action"
+    ),
+    pytest.param(
+        "collector", ("contact_id",), set_contact_preferences, "contact.preferences", "contact", id="contact_prefs"
+    ),
+    pytest.param("collector", ("customer_id",), attach_document, "document.attach", "document", id="documents.attach"),
+    pytest.param("manager", ("invoice_id",), write_off, "account.write_off", "customer", id="adjustments.write_off"),
+    pytest.param("manager", ("customer_id",), assign_collectors, "customer.assign", "customer", id="assign_collectors"),
+    pytest.param("manager", (), save_weights, "settings.priority_weights", "setting", id="settings.save_weights"),
     pytest.param(
         "collector", ("customer_id",), log_activity, "activity.call", "activity", id="activities.log_activity"
     ),

@@ -21,7 +21,7 @@ AS_OF = date(2024, 6, 30)
 DEMO = "c.external_ref ~ '^(PH|SG|US)-[0-9]+$'"  # the demo's customers, not any other test's
 
 # Everything the seed decides, without database ids (sequences move on between runs) and
-# without the dispute entries' timestamps (stamped with the clock, not derived from as_of).
+# without the timestamps of the entries services stamp with the clock (disputes, promises, holds).
 FINGERPRINT = {
     "customers": f"""SELECT c.external_ref, c.name, c.kind, c.country, c.time_zone, c.segment, c.risk_tier,
                             u.username, c.credit_limit, c.on_hold
@@ -36,7 +36,7 @@ FINGERPRINT = {
                     JOIN invoices i ON i.id = a.invoice_id JOIN customers c ON c.id = i.customer_id
                     WHERE {DEMO}""",
     "activities": f"""SELECT c.external_ref, a.kind, a.outcome, a.summary, a.actor,
-                             CASE WHEN a.kind = 'dispute' THEN NULL ELSE a.occurred_at END
+                             CASE WHEN a.kind IN ('dispute', 'promise', 'hold') THEN NULL ELSE a.occurred_at END
                       FROM activities a JOIN customers c ON c.id = a.customer_id WHERE {DEMO}""",
 }
 

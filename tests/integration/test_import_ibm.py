@@ -65,7 +65,7 @@ def test_importing_the_ibm_sample_again_changes_nothing(session, ibm_mapping):
     again = imports.import_file(session, SYSTEM, IBM, mapping=ibm_mapping)
 
     assert (again.new, again.updated, again.unchanged, again.rejected) == (0, 0, 2466, 0)
-    assert again.details == {"customers_created": 0, "disputes_opened": 0, "payments_recorded": 0}
+    assert again.details == {"customers_created": 0, "disputes_opened": 0, "payments_recorded": 0, "assigned": 0}
     assert _book(session) == before
 
 

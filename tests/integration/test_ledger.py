@@ -12,7 +12,7 @@ from core.errors import Conflict, PermissionDenied, ValidationError
 from core.models import Invoice
 from core.money import Money
 from core.roles import Role
-from core.services import activities, ledger
+from core.services import activities, disputes, ledger
 from core.services.activities import NewActivity
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
 
@@ -132,14 +132,14 @@ def test_opening_a_dispute_flags_the_invoice_and_puts_it_on_the_timeline(session
     customer = make_customer(session)
     invoice = make_invoice(session, customer, number="INV-DSP", as_of=AS_OF)
 
-    ledger.open_dispute(session, SYSTEM, invoice, reason="  Goods not delivered ")
+    disputes.open_dispute(session, SYSTEM, invoice, category="not_delivered", note="  Never arrived ")
 
     assert session.get(Invoice, invoice).disputed is True
     [entry] = activities.timeline(session, customer)
     assert (entry.kind, entry.direction) == ("dispute", "inbound")
-    assert entry.summary == "Invoice INV-DSP disputed: Goods not delivered"
-    with pytest.raises(ValidationError, match="already in dispute"):
-        ledger.open_dispute(session, SYSTEM, invoice, reason="Again")
+    assert entry.summary == "Invoice INV-DSP disputed (Goods or service not delivered): Never arrived"
+    with pytest.raises(Conflict, match="already in dispute"):
+        disputes.open_dispute(session, SYSTEM, invoice, category="other", note="Again")
 
 
 # Who may work an account

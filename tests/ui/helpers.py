@@ -23,6 +23,8 @@ from tests.factories import PASSWORD, SYSTEM, make_customer, make_invoice, make_
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_PATHS = {
     "dashboard": "pages/dashboard.py",
+    "queue": "pages/queue.py",
+    "account": "pages/account.py",
     "import": "pages/imports.py",
     "unapplied": "pages/unapplied.py",
     "admin": "pages/admin.py",

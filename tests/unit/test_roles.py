@@ -22,6 +22,8 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.WORK_ANY_ACCOUNT,
         P.MANAGE_ACCOUNTS,
         P.ASSIGN_ACCOUNTS,
+        P.TUNE_QUEUE,
+        P.WRITE_OFF,
     },
     Role.COLLECTOR: {P.VIEW_ACCOUNTS, P.SEE_CONTACT_DETAILS, P.WORK_ASSIGNED_ACCOUNTS},
     Role.VIEWER: {P.VIEW_ACCOUNTS},
