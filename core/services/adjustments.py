@@ -39,10 +39,10 @@ def adjust_invoice(
         reason=reason,
         actor=actor.username,
     )
+    owed = invoice.amount - paid_on(session, [invoice.id]).get(invoice.id, 0) - amount.amount
     session.add(adjustment)
     session.flush()
     session.add(Allocation(adjustment_id=adjustment.id, invoice_id=invoice.id, amount=amount.amount))
-    owed = invoice.amount - paid_on(session, [invoice.id]).get(invoice.id, 0) - amount.amount
     if owed == 0:
         invoice.status = "written_off" if kind == "write_off" else "paid"
         invoice.version += 1

@@ -21,7 +21,7 @@ from core.roles import Actor, Permission
 def _json_safe(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, (date, datetime)):
+    if isinstance(value, (date, datetime, time)):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
