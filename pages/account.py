@@ -97,18 +97,11 @@ with tabs[0]:
     kinds = st.multiselect("Show only", accounts.TIMELINE_KINDS, key="account_timeline_kinds")
     with db.transaction() as session:
         entries = accounts.account_timeline(session, actor, view.customer_id, kinds=tuple(kinds))
-    if entries:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"When": fmt.when(e.occurred_at), "What": e.kind, "Summary": e.summary, "By": e.actor}
-                    for e in entries
-                ]
-            ),
-            hide_index=True,
-            key="account_timeline",
-        )
-    else:
+    for entry in entries:
+        how = " · ".join(part for part in (entry.direction, entry.channel) if part)
+        st.markdown(f"**{fmt.when(entry.occurred_at)}** · {entry.kind}{f' ({how})' if how else ''} — {entry.summary}")
+        st.caption(f"by {entry.actor}")
+    if not entries:
         st.caption("Nothing on the timeline" + (" of these kinds." if kinds else " yet."))
 with tabs[1]:
     st.dataframe(
