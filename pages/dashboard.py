@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import db
 from core.aging import BUCKETS
+from core.services import promises
 from core.services.dashboard import book_summary
 from ui import fmt
 from ui.auth import require_page
@@ -19,6 +20,26 @@ st.title("Dashboard")
 as_of = st.columns([1, 3])[0].date_input("As of", value=date.today(), key="dashboard_as_of", format="YYYY-MM-DD")
 with db.transaction() as session:
     book = book_summary(session, user.as_actor(), as_of=as_of)
+
+with db.transaction() as session:
+    attention = promises.promises_needing_attention(session, user.as_actor(), as_of=as_of)
+if attention:
+    due_today = [p for p in attention if p.status == "due today"]
+    broken = [p for p in attention if p.status == "broken"]
+    st.subheader("Promises to pay")
+    st.caption(
+        f"{len(due_today)} due today · {len(broken)} broken in the last 7 days (not kept by their date). "
+        "Broken promises lift their accounts in the work queue."
+    )
+    for p in attention[:20]:
+        line = f"{p.customer} · {fmt.money(p.amount)} due {p.due_on:%d %b %Y} · **{p.status}**"
+        st.page_link(
+            "pages/account.py",
+            label=line + (f" · {p.collector}" if p.collector else ""),
+            query_params={"id": str(p.customer_id)},
+        )
+    if len(attention) > 20:
+        st.caption(f"…and {len(attention) - 20} more: filter the work queue by broken promise.")
 
 counts = st.columns(4)
 counts[0].metric("Customers", f"{book.customers:,}")

@@ -3,14 +3,16 @@ promise is kept or broken follows from payments and the calendar (core/promises.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound, ValidationError
-from core.models import Invoice, Promise
+from core.models import Customer, Invoice, Promise, User
 from core.money import Money
-from core.roles import Actor
+from core.roles import Actor, Permission
 from core.services import audit
 from core.services.activities import CallLog, NewActivity, add_to_timeline, log_call
 from core.services.customers import get_customer_row, require_work
@@ -143,3 +145,44 @@ def log_call_with_promise(
             session, actor, customer_id, amount=amount, due_on=due_on, invoice_id=call.invoice_id, today=today
         )
     return call_id, promise_id
+
+
+@dataclass(frozen=True)
+class PromiseDue:
+    customer_id: int
+    customer: str
+    collector: str | None
+    amount: Money
+    due_on: date
+    status: str  # "due today" or "broken"
+
+
+def promises_needing_attention(session: Session, actor: Actor, *, as_of: date, days: int = 7) -> list[PromiseDue]:
+    """Promises due today and those broken in the last `days` days (not kept since), for Home.
+    A collector sees those on their own accounts; everyone else the whole book."""
+    audit.require(actor, Permission.VIEW_ACCOUNTS, "promise.view", "promise")
+    query = (
+        select(Promise, Customer.name, User.name)
+        .join(Customer, Customer.id == Promise.customer_id)
+        .outerjoin(User, User.id == Customer.collector_id)
+        .where(
+            Promise.status.in_(("pending", "broken")),
+            Promise.due_on <= as_of,
+            Promise.due_on >= as_of - timedelta(days=days + 1),
+        )
+        .order_by(Promise.due_on.desc(), Promise.amount.desc())
+        .limit(200)
+    )
+    if not actor.may(Permission.WORK_ANY_ACCOUNT) and actor.may(Permission.WORK_ASSIGNED_ACCOUNTS):
+        query = query.where(Customer.collector_id == actor.user_id)
+    return [
+        PromiseDue(
+            p.customer_id,
+            name,
+            collector,
+            Money(p.amount, p.currency),
+            p.due_on,
+            "due today" if p.due_on == as_of else "broken",
+        )
+        for p, name, collector in session.execute(query)
+    ]

@@ -9,7 +9,14 @@ from core.roles import Role
 from tests.ui.helpers import PAGE_PATHS, app, commit_staff, shows_sign_in_form, signed_in, tables_with, texts
 from ui.nav import BY_KEY
 
-TITLES = {"dashboard": "Dashboard", "import": "Import", "unapplied": "Unapplied payments", "admin": "Admin"}
+TITLES = {
+    "dashboard": "Dashboard",
+    "queue": "Work queue",
+    "account": "Account",
+    "import": "Import",
+    "unapplied": "Unapplied payments",
+    "admin": "Admin",
+}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from core import db
 from core.models import Promise
 from core.roles import Role
-from core.services import users
+from core.money import Money
+from core.services import promises, users
 from tests.factories import make_customer, make_invoice
 from tests.ui.helpers import commit_staff, signed_in, texts
 
@@ -129,3 +130,24 @@ def test_a_viewer_reads_the_account_with_masked_contacts_and_no_actions(desk):
 def test_an_unknown_account_id_is_a_plain_message(desk):
     at = account(desk["staff"][Role.MANAGER], 987654321)
     assert "No customer with id 987654321." in texts(at.error)
+
+
+def test_home_shows_a_collectors_broken_promise_with_a_link_to_the_account(desk):
+    with db.transaction() as session:
+        collector = users.find_active_user(session, desk["staff"][Role.COLLECTOR])
+        late = make_customer(session, collector_id=collector.id, name=f"{desk['prefix']} Late Payer")
+        make_invoice(session, late, amount="700.00", due_in_days=-30)
+        promises.make_promise(
+            session,
+            collector.as_actor(),
+            late,
+            amount=Money("700", "PHP"),
+            due_on=TODAY - timedelta(days=1),
+            today=TODAY - timedelta(days=3),
+        )
+
+    at = signed_in(desk["staff"][Role.COLLECTOR])
+
+    assert not at.exception
+    links = [link.label for link in at.get("page_link") if "Late Payer" in str(link.label)]
+    assert links and "**broken**" in links[0]

@@ -92,9 +92,9 @@ def test_the_sidebar_links_to_admin_for_an_admin_only(staff, role):
     at = sign_in(app().run(), staff[role])
 
     expected = {
-        Role.ADMIN: ["Dashboard", "Admin"],
-        Role.MANAGER: ["Dashboard", "Import", "Unapplied payments"],
-    }.get(role, ["Dashboard"])
+        Role.ADMIN: ["Dashboard", "Work queue", "Admin"],
+        Role.MANAGER: ["Dashboard", "Work queue", "Import", "Unapplied payments"],
+    }.get(role, ["Dashboard", "Work queue"])
     assert menu_labels(at) == expected
     assert "sign_out" in {button.key for button in at.sidebar.button}
 
@@ -120,7 +120,7 @@ def test_after_signing_out_one_can_sign_in_again(staff):
     at = sign_in(at, staff[Role.ADMIN])
 
     assert texts(at.title) == ["Dashboard"]
-    assert menu_labels(at) == ["Dashboard", "Admin"]
+    assert menu_labels(at) == ["Dashboard", "Work queue", "Admin"]
 
 
 def test_a_deactivated_user_is_signed_out_on_their_next_page_load(database):
