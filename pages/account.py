@@ -67,7 +67,8 @@ if view.balances:
             cols[3].metric("Credit limit", fmt.money(balance.credit_limit))
         if balance.over_limit and balance.credit_limit is not None:
             st.warning(
-                f"The open balance {fmt.money(balance.open)} is over the credit limit {fmt.money(balance.credit_limit)}."
+                f"The open balance {fmt.money(balance.open)} is over the credit limit "
+                f"{fmt.money(balance.credit_limit)}."
             )
 else:
     st.info("Nothing is open on this account.")

@@ -167,7 +167,9 @@ def view_account(session: Session, actor: Actor, customer_id: int, *, as_of: dat
     customer = get_customer_row(session, customer_id)
     collector = session.get(User, customer.collector_id) if customer.collector_id else None
     invoices = _invoices(session, customer_id, as_of)
-    limit = Money(customer.credit_limit, customer.credit_currency) if customer.credit_currency else None
+    limit = None
+    if customer.credit_limit is not None and customer.credit_currency:
+        limit = Money(customer.credit_limit, customer.credit_currency)
     oldest = min((line.due_date for line in invoices if line.status == "open" and not line.disputed), default=None)
     dpd = (as_of - oldest).days if oldest else None
     return AccountView(
@@ -259,8 +261,8 @@ def _balances(invoices: list[InvoiceLine], limit: Money | None) -> tuple[Currenc
             disputed + (line.open if line.disputed else zero),
         ]
     return tuple(
-        CurrencyBalance(*values, credit_limit=limit if limit and limit.currency == code else None)
-        for code, values in sorted(totals.items())
+        CurrencyBalance(open_, overdue, disputed, limit if limit and limit.currency == code else None)
+        for code, (open_, overdue, disputed) in sorted(totals.items())
     )
 
 
@@ -295,7 +297,7 @@ def _payments(session: Session, customer_id: int) -> tuple[PaymentLine, ...]:
         .where(Allocation.payment_id.in_([p.id for p in payments]))
         .order_by(Allocation.id)
     ):
-        applied.setdefault(payment_id, []).append((number, Money(amount, currency)))
+        applied.setdefault(payment_id or 0, []).append((number, Money(amount, currency)))
     lines = []
     for p in payments:
         parts = applied.get(p.id, [])

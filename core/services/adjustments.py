@@ -89,7 +89,8 @@ def write_off(
         customer_id,
         NewActivity(
             kind="write_off",
-            summary=f"Wrote off {total.format()} ({len(written)} invoice{'s' if len(written) > 1 else ''}): {reason.strip()}",
+            summary=f"Wrote off {total.format()} ({len(written)} invoice{'s' if len(written) > 1 else ''}): "
+            + reason.strip(),
             details={"invoices": written, "currency": currency},
         ),
     )

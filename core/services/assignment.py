@@ -38,7 +38,7 @@ class RuleView:
             parts.append(f"segment {self.segment}")
         if self.country:
             parts.append(f"country {self.country}")
-        if self.min_balance is not None or self.max_balance is not None:
+        if self.currency and (self.min_balance is not None or self.max_balance is not None):
             low = Money(self.min_balance, self.currency).format() if self.min_balance is not None else "any"
             high = Money(self.max_balance, self.currency).format() if self.max_balance is not None else "any"
             parts.append(f"{self.currency} balance {low} to {high}")
@@ -198,7 +198,8 @@ def assign_by_rules(session: Session, actor: Actor, customer_ids: Iterable[int] 
     session.execute(
         text(
             """UPDATE customers c SET collector_id = m.collector_id, version = c.version + 1, updated_at = now()
-               FROM unnest(CAST(:customers AS integer[]), CAST(:collectors AS integer[])) AS m(customer_id, collector_id)
+               FROM unnest(CAST(:customers AS integer[]), CAST(:collectors AS integer[]))
+                    AS m(customer_id, collector_id)
                WHERE c.id = m.customer_id AND c.collector_id IS NULL"""
         ),
         {"customers": [m.customer_id for m in matches], "collectors": [m.collector_id for m in matches]},

@@ -269,9 +269,12 @@ def set_contact_preferences(session: Session, actor: Actor, contact_id: int, pre
         raise ValidationError(f"Unknown channel(s) {', '.join(sorted(unknown))}: use {', '.join(CHANNELS)}.")
     if (prefs.preferred_from is None) != (prefs.preferred_until is None):
         raise ValidationError("Give both ends of the preferred hours, or neither.")
-    if prefs.preferred_from is not None and prefs.preferred_until is not None:
-        if prefs.preferred_from >= prefs.preferred_until:
-            raise ValidationError("The preferred hours must start before they end (the same day).")
+    if (
+        prefs.preferred_from is not None
+        and prefs.preferred_until is not None
+        and (prefs.preferred_from >= prefs.preferred_until)
+    ):
+        raise ValidationError("The preferred hours must start before they end (the same day).")
     before = audit.snapshot(contact)
     for channel in CHANNELS:
         setattr(contact, f"opted_out_{channel}", channel in prefs.opted_out)

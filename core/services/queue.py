@@ -127,14 +127,14 @@ def _ranks() -> Any:
 def _score(weights: Weights, *, dpd: Any, rank: Any, contact_days: Any, broken: Any, due_today: Any) -> Any:
     """core.priority.priority() as one SQL expression: the same points for the same facts."""
     bucket_points: list[tuple[Any, int]] = []
-    for bucket, (_low, high) in _BUCKET_BOUNDS.items():
-        bucket_points.append((dpd <= high, weights.bucket[bucket]))
-    bucket = case(*bucket_points, else_=weights.bucket["180+"])
+    for name, (_low, high) in _BUCKET_BOUNDS.items():
+        bucket_points.append((dpd <= high, weights.bucket[name]))
+    by_bucket = case(*bucket_points, else_=weights.bucket["180+"])
     return (
         case((broken, weights.broken_promise), else_=0)
         + case((due_today, weights.promise_due_today), else_=0)
         + AccountSummary.missed_instalments * weights.missed_instalment
-        + case((dpd.is_(None), 0), else_=bucket)
+        + case((dpd.is_(None), 0), else_=by_bucket)
         + case(
             (rank >= 0.95, weights.balance_top_5_percent),
             (rank >= 0.80, weights.balance_top_20_percent),
@@ -168,7 +168,7 @@ def _search(needle: str) -> ColumnElement[bool]:
 def _flag_condition(flag: str) -> ColumnElement[bool]:
     if flag == "disputed":
         return AccountSummary.disputed_invoices > 0
-    return getattr(Customer, flag).is_(True)  # type: ignore[no-any-return]
+    return getattr(Customer, flag).is_(True)
 
 
 def list_work_queue(
@@ -310,9 +310,9 @@ def _count_beyond(session: Session, query: Any, page: int) -> int:
 
 def _bucket_condition(dpd: Any, bucket: str) -> ColumnElement[bool]:
     if bucket == "180+":
-        return dpd > 180  # type: ignore[no-any-return]
+        return dpd > 180
     low, high = _BUCKET_BOUNDS[bucket]
-    return dpd <= high if low is None else dpd.between(low, high)  # type: ignore[no-any-return]
+    return dpd <= high if low is None else dpd.between(low, high)
 
 
 def _order(sort: str, columns: dict[str, Any]) -> list[Any]:

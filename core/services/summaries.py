@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import CursorResult, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Integer
@@ -21,9 +22,9 @@ from core.services.activities import NewActivity, add_to_timeline
 _IDS = bindparam("ids", type_=ARRAY(Integer))
 
 
-def _run(session: Session, name: str, ids: list[int] | None) -> list:  # type: ignore[type-arg]
+def _run(session: Session, name: str, ids: list[int] | None) -> list[Any]:
     statement = report_sql(name).bindparams(_IDS)
-    result = session.execute(statement, {"ids": ids or [], "all_customers": ids is None})
+    result = cast(CursorResult[Any], session.execute(statement, {"ids": ids or [], "all_customers": ids is None}))
     return list(result) if result.returns_rows else []
 
 

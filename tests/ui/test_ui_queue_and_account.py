@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from core import db
 from core.models import Promise
-from core.roles import Role
 from core.money import Money
+from core.roles import Role
 from core.services import promises, users
 from tests.factories import make_customer, make_invoice
 from tests.ui.helpers import commit_staff, signed_in, texts
