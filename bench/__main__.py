@@ -1,4 +1,5 @@
-"""`python -m bench`: a synthetic book at scale, the invoice import timed against raw COPY, the dashboard."""
+"""`python -m bench`: a synthetic book at scale, the invoice import timed against raw COPY, the dashboard,
+the work queue and the account page."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bench.dashboard import time_dashboard, time_demo_seed
 from bench.database import throwaway_database
 from bench.imports import ChildRun, import_command, run_import, settle, time_raw_copy, write_import_file
 from bench.report import Figures, ImportStep, Step, machine_facts, render_table, server_facts, tail, write_results
+from bench.work_queue import build_summaries, time_queue
 from core import db, migrations
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -64,8 +66,17 @@ def _bench_book(connection: Connection, figures: Figures, scale: Scale, *, impor
     }
     with connection.begin():
         connection.execute(text("DROP TABLE bench_invoice_plan"))
-    log.info("book generated in %.1f s; timing the dashboard", figures.book.seconds)
+    log.info("book generated in %.1f s; building the work queue's summaries", figures.book.seconds)
+    figures.summaries = build_summaries(connection)
+    log.info(
+        "summaries built in %.1f s (%s accounts, %s in the queue); timing the dashboard",
+        figures.summaries.seconds,
+        f"{figures.summaries.accounts:,}",
+        f"{figures.summaries.in_queue:,}",
+    )
     figures.dashboard = time_dashboard(as_of=scale.as_of, runs=runs)
+    log.info("timing the work queue and the account page")
+    figures.queue = time_queue(connection, as_of=scale.as_of, runs=runs)
 
     with tempfile.TemporaryDirectory(prefix="recoup-bench-") as folder:
         path = Path(folder) / "invoices.csv"
@@ -101,13 +112,19 @@ def main(
     as_of: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="The book's today. [default: today]")
     ] = None,
-    dashboard_runs: Annotated[int, typer.Option(min=1, help="Dashboard timings per book.")] = 5,
+    dashboard_runs: Annotated[
+        int,
+        typer.Option(
+            "--runs", "--dashboard-runs", min=1, help="Timings of each read: dashboard, queue page, account page."
+        ),
+    ] = 5,
     keep_db: Annotated[bool, typer.Option("--keep-db", help="Leave the bench database in place.")] = False,
     demo_seed: Annotated[
         bool, typer.Option("--demo-seed", help="Also time seed-demo's 400-customer book (about 40 s).")
     ] = False,
 ) -> None:
-    """Generate a book, time the invoice import against raw COPY and the dashboard; write bench/results."""
+    """Generate a book, time the invoice import against raw COPY, the dashboard, the work queue and the
+    account page; write bench/results."""
     if payments > invoices:
         raise typer.BadParameter(
             f"one payment per invoice at most, {payments:,} > {invoices:,}", param_hint="--payments"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
 
 from core import db
 from core.roles import Actor
@@ -25,6 +29,21 @@ class Timings:
         return max(self.runs) * 1000
 
 
+T = TypeVar("T")
+
+
+def time_runs(read: Callable[[Session], T], *, runs: int) -> tuple[Timings, T]:
+    """read() in its own transaction per run, as a page would, on core's current database;
+    the timings and what the last run returned."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        with db.transaction() as session:
+            result = read(session)
+        timings.append(time.perf_counter() - started)
+    return Timings(timings), result
+
+
 @dataclass(frozen=True)
 class DemoSeed:
     customers: int
@@ -37,13 +56,8 @@ class DemoSeed:
 def time_dashboard(*, as_of: date, runs: int) -> Timings:
     """book_summary on core's current database, one transaction per run as a page would."""
     actor = Actor.system_process("bench")
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        with db.transaction() as session:
-            book_summary(session, actor, as_of=as_of)
-        timings.append(time.perf_counter() - started)
-    return Timings(timings)
+    timings, _ = time_runs(lambda session: book_summary(session, actor, as_of=as_of), runs=runs)
+    return timings
 
 
 def time_demo_seed(*, as_of: date, customers: int = 400, runs: int = 20) -> DemoSeed:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from bench.dashboard import DemoSeed, Timings
 from bench.imports import ChildRun
+from bench.work_queue import DEEP_PAGE, PAGE_SIZE, AccountRun, QueueFigures, Summaries
 from core.config import PROJECT_ROOT
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -22,6 +23,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_IMPORT_VS_COPY = 3.0
 TARGET_IMPORT_ROWS_PER_SECOND = 50_000
 TARGET_PEAK_RSS_MB = 500
+# What the work queue should reach (medians); reported the same way.
+TARGET_QUEUE_FIRST_PAGE_MS = 500
+TARGET_QUEUE_FILTER_MS = 1000
+TARGET_ACCOUNT_PAGE_MS = 300
+TARGET_QUEUE_VS_HAND_WRITTEN = 1.2
 STDERR_TAIL = 20
 SERVER_SETTINGS = (
     "autovacuum",
@@ -69,6 +75,8 @@ class Figures:
     raw_copy: Step | None = None
     dashboard: Timings | None = None
     dashboard_after_import: Timings | None = None
+    summaries: Summaries | None = None
+    queue: QueueFigures | None = None
     demo_seed: DemoSeed | None = None
     demo_seed_error: str | None = None
 
@@ -141,10 +149,65 @@ def _timings(label: str, timings: Timings | None) -> str | None:
     return f"{label:<34}median {timings.median_ms:,.0f} ms, worst {timings.worst_ms:,.0f} ms ({len(timings.runs)} runs)"
 
 
+def _target(timings: Timings, target_ms: float) -> str:
+    return f"  target ≤ {target_ms:,.0f} ms: {_verdict(timings.median_ms <= target_ms)}"
+
+
+def _accounts(count: int) -> str:
+    return f"{count:,} account{'' if count == 1 else 's'}"
+
+
+def _account_line(label: str, run: AccountRun | None) -> list[str]:
+    if run is None:
+        return []
+    return [
+        f"{_timings(label, run.timings)}, customer {run.customer_id} ({run.invoices:,} invoices)"
+        f"{_target(run.timings, TARGET_ACCOUNT_PAGE_MS)}"
+    ]
+
+
+def _queue_lines(queue: QueueFigures | None) -> list[str]:
+    if queue is None:
+        return []
+    lines = [
+        "",
+        f"work queue as of {queue.as_of.isoformat()}: {queue.queue_accounts:,} accounts in the default queue",
+        f"{_timings('queue, first page', queue.first_page)}{_target(queue.first_page, TARGET_QUEUE_FIRST_PAGE_MS)}",
+    ]
+    for run in queue.filters:
+        lines.append(
+            f"{_timings('  ' + run.name, run.timings)}, {_accounts(run.accounts)}"
+            f"{_target(run.timings, TARGET_QUEUE_FILTER_MS)}  [{run.given}]"
+        )
+    lines += [f"{'  not timed':<34}{note}" for note in queue.skipped]
+    slowest = queue.slowest_filter
+    if slowest is not None:
+        lines.append(
+            f"{'slowest filter':<34}{slowest.name} ({slowest.given}), median {slowest.timings.median_ms:,.0f} ms"
+            f"{_target(slowest.timings, TARGET_QUEUE_FILTER_MS)}"
+        )
+    if queue.deep_page is not None:
+        lines.append(f"{_timings(f'queue, page {DEEP_PAGE}', queue.deep_page)}, {queue.deep_page_rows} rows")
+    lines += _account_line("account page data, top of queue", queue.account_top)
+    lines += _account_line("account page data, most invoices", queue.account_most_invoices)
+    lines.append(_timings("queue, hand-written SQL", queue.hand_written) or f"{'queue, hand-written SQL':<34}not run")
+    ratio = queue.ratio
+    if ratio is not None:
+        lines.append(
+            f"{'queue ratio (service ÷ by hand)':<34}{ratio:.2f}× (target ≤ {TARGET_QUEUE_VS_HAND_WRITTEN:g}×: "
+            f"{_verdict(ratio <= TARGET_QUEUE_VS_HAND_WRITTEN)})"
+        )
+    return lines
+
+
 def render_table(figures: Figures) -> str:
     lines = [
         f"{'':<26}{'rows':>12}{'seconds':>10}{'rows/s':>12}",
         _row("book generation", figures.book),
+        _row(
+            "summaries built",
+            None if figures.summaries is None else Step(figures.summaries.accounts, figures.summaries.seconds),
+        ),
         _row("import file written", figures.import_file),
         _import_row("import (first)", figures.first_import),
         _import_row("re-import (unchanged)", figures.reimport),
@@ -182,6 +245,7 @@ def render_table(figures: Figures) -> str:
         )
         if line
     ]
+    lines += _queue_lines(figures.queue)
     demo = figures.demo_seed
     if demo is not None:
         lines.append(
@@ -227,6 +291,37 @@ def _dashboard(timings: Timings | None) -> dict[str, Any] | None:
     }
 
 
+def _account(run: AccountRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"customer_id": run.customer_id, "invoices": run.invoices} | (_dashboard(run.timings) or {})
+
+
+def _queue(queue: QueueFigures | None) -> dict[str, Any] | None:
+    if queue is None:
+        return None
+    slowest = queue.slowest_filter
+    return {
+        "as_of": queue.as_of.isoformat(),
+        "accounts": queue.queue_accounts,
+        "page_size": PAGE_SIZE,
+        "first_page": _dashboard(queue.first_page),
+        "filters": [
+            {"filter": run.name, "given": run.given, "accounts": run.accounts} | (_dashboard(run.timings) or {})
+            for run in queue.filters
+        ],
+        "not_timed": queue.skipped,
+        "slowest_filter": None if slowest is None else slowest.name,
+        "deep_page": _dashboard(queue.deep_page) | {"page": DEEP_PAGE, "rows": queue.deep_page_rows}
+        if queue.deep_page
+        else None,
+        "account_top_of_queue": _account(queue.account_top),
+        "account_most_invoices": _account(queue.account_most_invoices),
+        "hand_written": _dashboard(queue.hand_written),
+        "ratio": round(queue.ratio, 2) if queue.ratio is not None else None,
+    }
+
+
 def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
     first = figures.first_import
     demo = figures.demo_seed
@@ -243,6 +338,14 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
         "import_vs_copy": round(figures.import_vs_copy, 2) if figures.import_vs_copy is not None else None,
         "dashboard": _dashboard(figures.dashboard),
         "dashboard_after_import": _dashboard(figures.dashboard_after_import),
+        "summaries": None
+        if figures.summaries is None
+        else asdict(figures.summaries)
+        | {
+            "seconds": round(figures.summaries.seconds, 3),
+            "analyze_seconds": round(figures.summaries.analyze_seconds, 3),
+        },
+        "queue": _queue(figures.queue),
         "demo_seed": None
         if demo is None
         else asdict(demo) | {"seconds": round(demo.seconds, 3), "dashboard": _dashboard(demo.dashboard)},
@@ -251,6 +354,10 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
             "import_vs_copy_max": TARGET_IMPORT_VS_COPY,
             "import_rows_per_second_min": TARGET_IMPORT_ROWS_PER_SECOND,
             "import_peak_rss_mb_max": TARGET_PEAK_RSS_MB,
+            "queue_first_page_ms_max": TARGET_QUEUE_FIRST_PAGE_MS,
+            "queue_filter_ms_max": TARGET_QUEUE_FILTER_MS,
+            "account_page_ms_max": TARGET_ACCOUNT_PAGE_MS,
+            "queue_vs_hand_written_max": TARGET_QUEUE_VS_HAND_WRITTEN,
         },
     }
 
