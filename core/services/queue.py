@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -188,6 +189,9 @@ def list_work_queue(
     if page_size not in PAGE_SIZES or page < 1:
         raise ValidationError(f"Pages hold {', '.join(map(str, PAGE_SIZES))} accounts, from page 1.")
     weights = get_weights(session)
+    # The search's EXISTS clauses make the planner overestimate the cost and spend ~0.5 s on JIT
+    # compilation for a query that runs in ~0.4 s without it (EXPLAIN ANALYZE on the 1M-invoice book).
+    session.execute(text("SET LOCAL jit = off"))
     query, columns = _queue_query(actor, chosen, as_of, weights)
     query = query.add_columns(func.count().over().label("total"))
     query = query.order_by(*_order(sort, columns), Customer.id)
