@@ -348,7 +348,7 @@ def facts_of(row: Any, as_of: date) -> AccountFacts:
     return AccountFacts(
         as_of=as_of,
         oldest_due_date=row.oldest_due_date,
-        balance_rank=row.balance_rank,  # percent_rank(): a share of accounts, not money
+        balance_rank=float(row.balance_rank),
         risk_tier=row.risk_tier,
         broken_promise_on=row.promise_due_on if row.broken else None,
         promise_due_today=bool(row.due_today),
