@@ -47,6 +47,7 @@ ACTIVITY_KINDS = (
     "write_off",
     "assignment",
     "plan",
+    "payment",
 )
 PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
 DISPUTE_CATEGORIES = (
@@ -60,6 +61,10 @@ DISPUTE_CATEGORIES = (
 )
 DISPUTE_RESOLUTIONS = ("upheld", "rejected")
 ADJUSTMENT_KINDS = ("write_off", "credit_note")
+# proposed/rejected: a collector's plan awaiting a manager; current/late/completed follow the
+# payments; broken and cancelled stay until a manager changes them (core/plans.py).
+PLAN_STATUSES = ("proposed", "rejected", "current", "late", "broken", "completed", "cancelled")
+PLAN_FREQUENCIES = ("weekly", "biweekly", "monthly", "custom")
 CHANNELS = ("email", "sms", "letter", "call", "portal", "in_person")
 DIRECTIONS = ("inbound", "outbound")
 IMPORT_KINDS = ("customers", "invoices", "payments")
@@ -256,6 +261,31 @@ class Payment(Timestamped, Base):
     matched_by: Mapped[str | None] = mapped_column(String(32))
     # The customer ref a payment file gave but Recoup did not know: a clue for matching by hand.
     payer_ref: Mapped[str | None] = mapped_column(String(100))
+    # A reversal (bounced cheque, chargeback, refund) undoes the allocations; the row stays as history.
+    reversed_on: Mapped[date | None] = mapped_column(Date)
+    reversal_reason: Mapped[str | None] = mapped_column(Text)
+    reversed_by: Mapped[str | None] = mapped_column(String(64))
+    # What the reversal reopened, {invoice id: amount}, so the timeline can say exactly what.
+    reversed_allocations: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class Refund(Base):
+    """Customer credit (the unallocated part of one payment) paid back to the customer."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    refunded_on: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    reference: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ImportMapping(Timestamped, Base):
@@ -505,3 +535,63 @@ class AccountSummary(Base):
     promise_currency: Mapped[str | None] = mapped_column(String(3))
     missed_instalments: Mapped[int] = mapped_column(Integer, server_default="0")  # payment plans (issue 6)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PaymentPlan(Timestamped, Base):
+    """An agreed schedule of instalments for part or all of what a customer owes in one currency.
+    paid_amount caches what payments have put towards it; version changes with every edit and
+    every payment, so an editor holding an older version is refused, never overwrites."""
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (
+        CheckConstraint(_in("status", PLAN_STATUSES), name="status"),
+        CheckConstraint(_in("frequency", PLAN_FREQUENCIES), name="frequency"),
+        CheckConstraint("principal > 0 AND fee >= 0 AND total = principal + fee", name="total"),
+        CheckConstraint("paid_amount >= 0", name="paid_not_negative"),
+        Index("ix_payment_plans_customer", "customer_id"),
+        Index("ix_payment_plans_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    currency: Mapped[str] = mapped_column(String(3))
+    principal: Mapped[Decimal] = mapped_column(AMOUNT)
+    fee: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
+    total: Mapped[Decimal] = mapped_column(AMOUNT)
+    frequency: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    status_since: Mapped[date] = mapped_column(Date)
+    paid_amount: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    last_change: Mapped[str] = mapped_column(Text, server_default="")  # who changed what, for conflicts
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class PlanInvoice(Base):
+    """An invoice a plan covers: payments to it count towards the plan's instalments."""
+
+    __tablename__ = "plan_invoices"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id", ondelete="CASCADE"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True, index=True)
+
+
+class PlanInstalment(Base):
+    """One dated amount of a plan (the down payment is the first). Paid in date order."""
+
+    __tablename__ = "plan_instalments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_plan_instalments_plan_due", "plan_id", "due_on"),
+        Index("ix_plan_instalments_due", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plans.id", ondelete="CASCADE"))
+    due_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    down_payment: Mapped[bool] = mapped_column(Boolean, server_default="false")

@@ -32,7 +32,7 @@ from core.services.customers import FLAGS, ContactView, get_customer_row, list_c
 from core.services.queue import QueueFilter, _queue_query, facts_of
 from core.services.settings import get_weights
 
-TIMELINE_KINDS = (*ACTIVITY_KINDS, "payment", "invoice")
+TIMELINE_KINDS = tuple(dict.fromkeys((*ACTIVITY_KINDS, "payment", "invoice")))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, ValidationError
 from core.fields import required_text
-from core.models import PAYMENT_METHODS, Allocation, Invoice, Payment
+from core.models import PAYMENT_METHODS, Allocation, Invoice, Payment, PaymentPlan, PlanInvoice, Refund
 from core.money import Money
+from core.plans import ACTIVE_STATUSES
 from core.reports import report_sql
 from core.roles import Actor, Permission
 from core.services import audit
@@ -103,9 +104,13 @@ def record_payment(
         raise ValidationError(f"{method!r} is not a payment method: use one of {', '.join(PAYMENT_METHODS)}.")
     reference = required_text(reference, Payment.reference, "Payment reference (bank reference, receipt or cheque no.)")
     source = required_text(source, Payment.source, "Source")
-    duplicate = select(Payment.id).where(Payment.source == source, Payment.reference == reference)
-    if session.scalar(duplicate) is not None:
-        raise Conflict(f"A payment with reference {reference!r} from {source} is already recorded.")
+    first = session.scalar(select(Payment).where(Payment.source == source, Payment.reference == reference))
+    if first is not None:
+        raise Conflict(
+            f"A payment with reference {reference!r} from {source} is already recorded: payment #{first.id} of "
+            f"{Money(first.amount, first.currency).format()} received {first.received_on:%d %b %Y}"
+            f"{f', reversed on {first.reversed_on:%d %b %Y}' if first.reversed_on else ''}. It was not recorded twice."
+        )
     payment = Payment(
         customer_id=customer_id,
         source=source,
@@ -137,9 +142,27 @@ def record_payment(
 
 def _allocate(session: Session, payment: Payment, customer_id: int, invoice_ids: list[int] | None) -> dict[int, Money]:
     invoices = open_invoices(session, payment.currency, customer_id=customer_id, ids=invoice_ids)
-    if invoice_ids is not None and len(invoices) != len(set(invoice_ids)):
-        raise ValidationError("Some of the chosen invoices are not open in this payment's currency.")
+    if invoice_ids is not None:
+        if len(invoices) != len(set(invoice_ids)):
+            raise ValidationError("Some of the chosen invoices are not open in this payment's currency.")
+        by_id = {invoice.id: invoice for invoice in invoices}
+        invoices = [by_id[i] for i in dict.fromkeys(invoice_ids)]  # in the order the user chose
+    else:
+        invoices = plan_invoices_first(session, customer_id, invoices)
     return apply_to_invoices(session, payment, invoices)
+
+
+def plan_invoices_first(session: Session, customer_id: int, invoices: list[Invoice]) -> list[Invoice]:
+    """Oldest due first, but a running plan's invoices before the rest: a customer on a plan who
+    pays is paying the plan."""
+    planned = set(
+        session.scalars(
+            select(PlanInvoice.invoice_id)
+            .join(PaymentPlan, PaymentPlan.id == PlanInvoice.plan_id)
+            .where(PaymentPlan.customer_id == customer_id, PaymentPlan.status.in_(ACTIVE_STATUSES + ("broken",)))
+        )
+    )
+    return sorted(invoices, key=lambda i: (i.id not in planned, i.due_date, i.id))
 
 
 def open_invoices(
@@ -180,9 +203,13 @@ def paid_on(session: Session, invoice_ids: list[int]) -> dict[int, Decimal]:
 
 
 def unallocated(session: Session, payment: Payment) -> Money:
-    """What of a payment is not yet applied to any invoice: customer credit, or unapplied cash."""
+    """What of a payment is not yet applied to any invoice nor refunded: customer credit, or
+    unapplied cash. A reversed payment has none."""
+    if payment.reversed_on is not None:
+        return Money.zero(payment.currency)
     applied = session.scalar(select(func.sum(Allocation.amount)).where(Allocation.payment_id == payment.id))
-    return Money(payment.amount - (applied or Decimal(0)), payment.currency)
+    refunded = session.scalar(select(func.sum(Refund.amount)).where(Refund.payment_id == payment.id))
+    return Money(payment.amount - (applied or Decimal(0)) - (refunded or Decimal(0)), payment.currency)
 
 
 def apply_to_invoices(session: Session, payment: Payment, invoices: list[Invoice]) -> dict[int, Money]:

@@ -21,7 +21,7 @@ from core.money import Money
 from core.roles import Actor, Permission
 from core.services import audit
 from core.services.customers import get_customer_row
-from core.services.ledger import apply_to_invoices, open_invoices, paid_on, unallocated
+from core.services.ledger import apply_to_invoices, open_invoices, paid_on, plan_invoices_first, unallocated
 from core.services.summaries import refresh_accounts
 
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9/_.-]*[A-Za-z0-9])?")
@@ -89,13 +89,16 @@ def list_unapplied(session: Session, actor: Actor, *, limit: int = 500) -> list[
         text(
             """
             SELECT p.id, p.received_on, p.reference, p.source, p.method, p.currency, p.amount,
-                   p.amount - coalesce(sum(a.amount), 0) AS unallocated, p.customer_id,
-                   coalesce(c.external_ref || ' · ' || c.name, '') AS customer, p.payer_ref
+                   p.amount - coalesce(sum(a.amount), 0) - coalesce(r.refunded, 0) AS unallocated,
+                   p.customer_id, coalesce(c.external_ref || ' · ' || c.name, '') AS customer, p.payer_ref
             FROM payments p
             LEFT JOIN allocations a ON a.payment_id = p.id
             LEFT JOIN customers c ON c.id = p.customer_id
-            GROUP BY p.id, c.id
-            HAVING p.amount - coalesce(sum(a.amount), 0) > 0
+            LEFT JOIN (SELECT payment_id, sum(amount) AS refunded FROM refunds GROUP BY payment_id) r
+                ON r.payment_id = p.id
+            WHERE p.reversed_on IS NULL
+            GROUP BY p.id, c.id, r.refunded
+            HAVING p.amount - coalesce(sum(a.amount), 0) - coalesce(r.refunded, 0) > 0
             ORDER BY p.customer_id IS NOT NULL, p.received_on, p.id
             LIMIT :limit
             """
@@ -174,7 +177,10 @@ def match_payment(
         chosen, rule = [by_id[i] for i in invoice_ids], "chosen"
     else:
         everything = open_invoices(session, payment.currency, customer_id=customer.id)
-        chosen, rule = [i for i in everything if not i.disputed], "oldest_first"
+        chosen, rule = (
+            plan_invoices_first(session, customer.id, [i for i in everything if not i.disputed]),
+            "oldest_first",
+        )
     allocated = apply_to_invoices(session, payment, chosen)
     if allocated:
         payment.matched_by = rule

@@ -13,11 +13,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Integer
 
-from core.models import AccountSummary, Customer, Promise
+from core.models import AccountSummary, Customer, PaymentPlan, Promise
 from core.money import Money
 from core.reports import report_sql
 from core.roles import Actor
 from core.services.activities import NewActivity, add_to_timeline
+from core.services.plan_status import COUNTED, refresh_plans, store_missed
 
 _IDS = bindparam("ids", type_=ARRAY(Integer))
 
@@ -28,9 +29,12 @@ def _run(session: Session, name: str, ids: list[int] | None) -> list[Any]:
     return list(result) if result.returns_rows else []
 
 
-def refresh_accounts(session: Session, customer_ids: Iterable[int] | None, *, actor: Actor | None = None) -> None:
+def refresh_accounts(
+    session: Session, customer_ids: Iterable[int] | None, *, actor: Actor | None = None, as_of: date | None = None
+) -> None:
     """Recompute the summaries of these customers (None: the whole book). Promises that payments
-    now cover become kept first, each with an entry on its account's timeline."""
+    now cover become kept first, each with an entry on its account's timeline; payment plans
+    take in the payments and change status (as of today unless told otherwise)."""
     ids = None if customer_ids is None else sorted(set(customer_ids))
     if ids == []:
         return
@@ -49,9 +53,11 @@ def refresh_accounts(session: Session, customer_ids: Iterable[int] | None, *, ac
                 details={"promise_id": row.id, "status": "kept"},
             ),
         )
+    missed = refresh_plans(session, ids, as_of=as_of or date.today(), actor=actor)
     _run(session, "clear_account_balances", ids)
     _run(session, "refresh_account_balances", ids)
     _run(session, "refresh_account_summaries", ids)
+    store_missed(session, ids, missed)
     session.expire_all()  # the ORM's copies of promises and summaries may be stale now
 
 
@@ -87,3 +93,10 @@ def settle_promises(session: Session, *, as_of: date) -> int:
         )
     refresh_accounts(session, {promise.customer_id for promise in due})
     return len(due)
+
+
+def settle_plans(session: Session, *, as_of: date) -> None:
+    """Run daily by the batch: plans whose instalment dates have passed turn late or broken (with
+    a timeline entry each), and the work queue learns of the missed instalments."""
+    with_plans = select(PaymentPlan.customer_id).where(PaymentPlan.status.in_(COUNTED)).distinct()
+    refresh_accounts(session, list(session.scalars(with_plans)), as_of=as_of)
