@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import plans as rules
-from core.models import AccountSummary, Allocation, PaymentPlan, PlanInstalment, PlanInvoice, Setting
+from core.models import AccountSummary, Allocation, Customer, PaymentPlan, PlanInstalment, PlanInvoice, Setting
 from core.money import Money
 from core.roles import Actor
 from core.services import audit
@@ -147,6 +147,12 @@ def _status_changed(
         plan.customer_id,
         NewActivity(kind="plan", summary=summary, details={"plan_id": plan.id, "status": status}),
     )
+    if status in ("late", "broken"):  # back in today's queue, whatever follow-up the plan had scheduled
+        customer = session.get(Customer, plan.customer_id, with_for_update=True)
+        if customer is not None and (customer.next_action_on is None or customer.next_action_on > as_of):
+            customer.next_action_on = as_of
+            customer.next_action_note = f"Plan #{plan.id} {status}: call the customer"
+            customer.version += 1
     audit.record(
         session,
         actor,
@@ -154,7 +160,7 @@ def _status_changed(
         "payment_plan",
         plan.id,
         before={"status": plan.status},
-        after={"status": status, "as_of": as_of, "missed": len(missed), "overdue": str(overdue.amount)},
+        after={"status": status, "as_of": as_of.isoformat(), "missed": len(missed), "overdue": str(overdue.amount)},
     )
 
 
