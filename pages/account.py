@@ -8,8 +8,8 @@ import streamlit as st
 from core import db
 from core.errors import RecoupError
 from core.roles import Permission
-from core.services import accounts, customers
-from ui import account_actions, fmt
+from core.services import accounts, customers, plans
+from ui import account_actions, account_money, fmt
 from ui.auth import require_page
 
 user = require_page("account")
@@ -33,10 +33,12 @@ if not raw_id.isdigit():
 try:
     with db.transaction() as session:
         view = accounts.view_account(session, actor, int(raw_id), as_of=today)
+        account_plans = plans.account_plans(session, actor, view.customer_id, as_of=today)
 except RecoupError as error:
     st.error(str(error))
     st.stop()
 
+may_manage = actor.may(Permission.MANAGE_ACCOUNTS)
 st.page_link("pages/queue.py", label="Back to the work queue", icon=":material/arrow_back:")
 st.title(view.name)
 st.caption(
@@ -56,6 +58,8 @@ st.caption(
 )
 if flash := st.session_state.pop("account_flash", None):
     st.success(flash)
+if detail := st.session_state.pop("payment_result", None):
+    st.caption(detail)
 
 if view.balances:
     for balance in view.balances:
@@ -93,7 +97,7 @@ for flag in view.flags:
 if view.refusal:
     st.info(view.refusal)
 
-tabs = st.tabs(["Timeline", "Invoices", "Payments", "Contacts", "Promises and disputes", "Documents"])
+tabs = st.tabs(["Timeline", "Invoices", "Payments", "Plans", "Contacts", "Promises and disputes", "Documents"])
 with tabs[0]:
     kinds = st.multiselect("Show only", accounts.TIMELINE_KINDS, key="account_timeline_kinds")
     with db.transaction() as session:
@@ -136,7 +140,9 @@ with tabs[2]:
                         "Method": p.method.replace("_", " "),
                         "Amount": fmt.money(p.amount),
                         "Applied to": ", ".join(f"{n} {fmt.money(m)}" for n, m in p.allocations) or "—",
-                        "Unapplied (credit)": fmt.money(p.unallocated),
+                        "Credit": fmt.money(p.unallocated),
+                        "Refunded": fmt.money(p.refunded) if p.refunded else "",
+                        "Reversed": f"{p.reversed_on:%d %b %Y}: {p.reversal_reason}" if p.reversed_on else "",
                     }
                     for p in view.payments
                 ]
@@ -147,6 +153,8 @@ with tabs[2]:
     else:
         st.caption("No payments received yet.")
 with tabs[3]:
+    account_money.plans_list(actor, view, account_plans, may_manage=view.may_act and may_manage)
+with tabs[4]:
     for c in view.contacts:
         hours = (
             f"{c.preferred_from:%H:%M}–{c.preferred_until:%H:%M}" if c.preferred_from and c.preferred_until else "any"
@@ -156,7 +164,7 @@ with tabs[3]:
             f"Consent: {', '.join(c.consent) or 'none'} · opted out: {', '.join(c.opted_out) or 'none'} · "
             f"preferred hours: {hours} · language: {c.language or view.language}"
         )
-with tabs[4]:
+with tabs[5]:
     if view.promises:
         st.dataframe(
             pd.DataFrame(
@@ -195,9 +203,23 @@ with tabs[4]:
             hide_index=True,
             key="account_disputes",
         )
-with tabs[5]:
+with tabs[6]:
     account_actions.documents_list(actor, view)
 
 if view.may_act:
     st.subheader("Actions")
     account_actions.action_tabs(actor, view, may_write_off=actor.may(Permission.WRITE_OFF), today=today)
+    st.subheader("Payments and plans")
+    money_tabs = st.tabs(
+        ["Payment plan", "Record a payment", "Reverse a payment", "Credit"] if may_manage else ["Payment plan"]
+    )
+    with money_tabs[0]:
+        account_money.plan_form(actor, view, account_plans, today, may_manage=may_manage)
+        account_money.cancel_plan(actor, account_plans)
+    if may_manage:
+        with money_tabs[1]:
+            account_money.record_payment(actor, view, today)
+        with money_tabs[2]:
+            account_money.reverse_payment(actor, view, today)
+        with money_tabs[3]:
+            account_money.credit_actions(actor, view, today)

@@ -22,6 +22,7 @@ from core.models import (
     Invoice,
     Payment,
     Promise,
+    Refund,
     User,
 )
 from core.money import Money
@@ -80,7 +81,10 @@ class PaymentLine:
     method: str
     amount: Money
     allocations: tuple[tuple[str, Money], ...]  # (invoice number, amount applied)
-    unallocated: Money
+    unallocated: Money  # customer credit: neither applied nor refunded
+    refunded: Money | None = None
+    reversed_on: date | None = None
+    reversal_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -298,10 +302,19 @@ def _payments(session: Session, customer_id: int) -> tuple[PaymentLine, ...]:
         .order_by(Allocation.id)
     ):
         applied.setdefault(payment_id or 0, []).append((number, Money(amount, currency)))
+    refunds = dict(
+        session.execute(
+            select(Refund.payment_id, func.sum(Refund.amount))
+            .where(Refund.payment_id.in_([p.id for p in payments]))
+            .group_by(Refund.payment_id)
+        ).all()
+    )
     lines = []
     for p in payments:
         parts = applied.get(p.id, [])
         total = sum((money for _, money in parts), Money.zero(p.currency))
+        refunded = Money(refunds.get(p.id, 0), p.currency)
+        left = Money.zero(p.currency) if p.reversed_on else Money(p.amount, p.currency) - total - refunded
         lines.append(
             PaymentLine(
                 p.id,
@@ -310,7 +323,10 @@ def _payments(session: Session, customer_id: int) -> tuple[PaymentLine, ...]:
                 p.method,
                 Money(p.amount, p.currency),
                 tuple(parts),
-                Money(p.amount, p.currency) - total,
+                left,
+                refunded if not refunded.is_zero() else None,
+                p.reversed_on,
+                p.reversal_reason,
             )
         )
     return tuple(lines)
@@ -465,7 +481,7 @@ def account_timeline(
 
 
 def _summary(row: Any) -> str:
-    if row.kind == "payment":
+    if row.kind == "payment" and row.currency is not None:  # from the payments table, not a reversal or refund
         return f"Payment of {Money(row.amount, row.currency).format()} received {row.summary}"
     if row.kind == "invoice":
         amount = Money(row.amount, row.currency).format()

@@ -1,0 +1,150 @@
+"""AppTest: payments and plans on the account page — a manager records, reverses and refunds;
+a manager agrees a plan after previewing it; a collector proposes one; bad input loses nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core import db
+from core.models import Payment, PaymentPlan, Refund
+from core.roles import Role
+from core.services import ledger, users
+from tests.factories import make_customer, make_invoice
+from tests.ui.helpers import commit_staff, signed_in, texts
+
+TODAY = date.today()
+
+
+@pytest.fixture(scope="module")
+def staff(database):
+    return commit_staff(f"m{uuid.uuid4().hex[:6]}")
+
+
+def new_account(staff, amount="1000.00"):
+    with db.transaction() as session:
+        collector = users.find_active_user(session, staff[Role.COLLECTOR])
+        customer = make_customer(session, collector_id=collector.id)
+        invoice = make_invoice(session, customer, amount=amount, due_in_days=-40)
+    return customer, invoice
+
+
+def account(username: str, customer_id: int):
+    at = signed_in(username)
+    at.query_params["id"] = str(customer_id)
+    at.switch_page("pages/account.py").run()
+    return at
+
+
+def test_a_manager_records_an_overpayment_and_refunds_the_credit(staff):
+    customer, invoice = new_account(staff)
+    at = account(staff[Role.MANAGER], customer)
+    reference = f"OR-{uuid.uuid4().hex[:6]}"
+
+    at.text_input(key="payment_amount").input("1,200.00")
+    at.text_input(key="payment_reference").input(reference)
+    at.button(key="payment_submit").click().run()
+
+    assert not at.exception and not at.error
+    assert "Payment recorded." in texts(at.success)
+    with db.transaction() as session:
+        assert ledger.open_balance(session, invoice).amount == Decimal("0.00")
+    assert "Credit: ₱200.00" in " ".join(texts(at.markdown)) or "200.00" in " ".join(texts(at.markdown))
+
+    at.radio(key="credit_action").set_value("refund")
+    at.text_input(key="refund_amount").input("200")
+    at.text_input(key="refund_reference").input(f"RF-{reference}")
+    at.button(key="credit_submit").click().run()
+
+    assert not at.error and not at.exception
+    with db.transaction() as session:
+        refunded = session.scalars(select(Refund.amount).where(Refund.customer_id == customer)).all()
+    assert refunded == [Decimal("200.0000")]
+
+
+def test_recording_the_same_reference_twice_is_refused_naming_the_first(staff):
+    customer, _ = new_account(staff)
+    at = account(staff[Role.MANAGER], customer)
+    reference = f"DUP-{uuid.uuid4().hex[:6]}"
+    for _ in range(2):
+        at.text_input(key="payment_amount").input("100")
+        at.text_input(key="payment_reference").input(reference)
+        at.button(key="payment_submit").click().run()
+
+    assert any("already recorded: payment #" in e for e in texts(at.error))
+    with db.transaction() as session:
+        assert len(session.scalars(select(Payment).where(Payment.reference == reference)).all()) == 1
+
+
+def test_a_manager_reverses_a_bounced_cheque_and_the_invoice_is_owed_again(staff):
+    customer, invoice = new_account(staff, "500.00")
+    with db.transaction() as session:
+        result = ledger.record_payment(
+            session,
+            users.find_active_user(session, staff[Role.MANAGER]).as_actor(),
+            customer,
+            amount=ledger.Money("500", "PHP"),
+            received_on=TODAY,
+            reference=f"CHQ-{uuid.uuid4().hex[:6]}",
+            method="check",
+        )
+    at = account(staff[Role.MANAGER], customer)
+
+    at.selectbox(key="reverse_payment").set_value(result.payment_id)
+    at.text_input(key="reverse_reason").input("Cheque bounced: insufficient funds")
+    at.button(key="reverse_submit").click().run()
+
+    assert not at.error and not at.exception
+    with db.transaction() as session:
+        assert ledger.open_balance(session, invoice).amount == Decimal("500.00")
+    timeline = " ".join(texts(at.markdown))
+    assert "reversed: Cheque bounced" in timeline
+
+
+def test_a_manager_previews_then_agrees_a_plan(staff):
+    customer, _ = new_account(staff, "900.00")
+    at = account(staff[Role.MANAGER], customer)
+
+    at.number_input(key="plan_count").set_value(3)
+    at.button(key="plan_preview").click().run()
+    assert not at.error and not at.exception
+    with db.transaction() as session:
+        assert session.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer)).all() == []
+
+    at.button(key="plan_submit").click().run()
+
+    assert "Payment plan agreed." in texts(at.success)
+    with db.transaction() as session:
+        [plan] = session.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer)).all()
+    assert (plan.status, plan.total) == ("current", Decimal("900.0000"))
+    assert any("Plan #" in text for text in texts(at.markdown))
+
+
+def test_a_collector_proposes_a_plan_and_cannot_record_payments(staff):
+    customer, _ = new_account(staff, "400.00")
+    at = account(staff[Role.COLLECTOR], customer)
+
+    assert not [b for b in at.button if b.key == "payment_submit"]
+    at.number_input(key="plan_count").set_value(2)
+    at.button(key="plan_submit").click().run()
+
+    assert "Payment plan proposed for a manager's approval." in texts(at.success)
+    with db.transaction() as session:
+        [plan] = session.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer)).all()
+    assert plan.status == "proposed"
+
+
+def test_a_plan_with_a_bad_down_payment_is_a_clear_error_and_nothing_is_saved(staff):
+    customer, _ = new_account(staff, "300.00")
+    at = account(staff[Role.MANAGER], customer)
+
+    at.text_input(key="plan_down").input("300")
+    at.button(key="plan_submit").click().run()
+
+    assert any("down payment" in e for e in texts(at.error))
+    with db.transaction() as session:
+        assert session.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer)).all() == []
