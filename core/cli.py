@@ -70,6 +70,27 @@ def settle_promises(
     typer.echo(f"{broken} promise{'s' if broken != 1 else ''} marked broken.")
 
 
+@app.command("settle-plans")
+def settle_plans(
+    as_of: Annotated[str | None, typer.Option(help="The day to settle as of (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Bring payment plans up to date with the calendar: late, broken or back on schedule (run daily)."""
+    from datetime import date
+
+    from core.services.summaries import settle_plans as settle
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise _fail(f"--as-of must be a date such as 2026-11-24, not {as_of!r}.") from None
+    with db.transaction() as session:
+        changed = settle(session, as_of=day)
+    typer.echo(
+        ", ".join(f"{n} plan{'s' if n != 1 else ''} now {status}" for status, n in sorted(changed.items()))
+        or "No plan changed status."
+    )
+
+
 def demo_logins_file() -> Path:
     return get_settings().data_dir / "demo-logins.txt"
 

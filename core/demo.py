@@ -1,5 +1,6 @@
 """A deterministic demo book: customers in PH, SG and US with invoices in every aging bucket,
-payments, promises, disputes and holds, plus one user per role. Built through the services."""
+payments, promises, disputes, holds and payment plans in every status, plus one user per role.
+Built through the services."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from core.demo_markets import Market, People, invoice_amount, payment_method, phone, pick_market, slug
+from core.demo_plans import seed_plans
 from core.money import Money
 from core.roles import Actor, Role
 from core.services import customers, disputes, ledger, promises, users
@@ -83,6 +85,7 @@ def seed_demo(
         payments += made[1]
         if progress:
             progress(1)
+    payments += seed_plans(session, staff, as_of=as_of)
     return DemoResult(logins, customer_count, invoices, payments)
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import db
 from core.aging import BUCKETS
-from core.services import promises
+from core.services import plans, promises
 from core.services.dashboard import book_summary
 from ui import fmt
 from ui.auth import require_page
@@ -40,6 +40,28 @@ if attention:
         )
     if len(attention) > 20:
         st.caption(f"…and {len(attention) - 20} more: filter the work queue by broken promise.")
+
+with db.transaction() as session:
+    plan_events = plans.plans_needing_attention(session, user.as_actor(), as_of=as_of)
+if plan_events:
+    st.subheader("Payment plans")
+    tally = {
+        what: sum(1 for e in plan_events if e.what == what) for what in ("due today", "missed", "partial", "broken")
+    }
+    st.caption(
+        f"{tally['due today']} instalments due today · {tally['missed']} missed · "
+        f"{tally['partial']} partly paid this week · {tally['broken']} plans broken in the last 7 days."
+    )
+    for e in plan_events[:20]:
+        what = {"partial": "partly paid", "broken": "plan broken, left"}.get(e.what, e.what)
+        st.page_link(
+            "pages/account.py",
+            label=f"{e.customer} · plan #{e.plan_id} · {fmt.money(e.amount)} {what} ({e.on:%d %b %Y})"
+            + (f" · {e.collector}" if e.collector else ""),
+            query_params={"id": str(e.customer_id)},
+        )
+    if len(plan_events) > 20:
+        st.caption(f"…and {len(plan_events) - 20} more on the Payment plans page.")
 
 counts = st.columns(4)
 counts[0].metric("Customers", f"{book.customers:,}")

@@ -92,13 +92,16 @@ def record_payment(
     method: str = "bank_transfer",
     source: str = "manual",
     invoice_ids: list[int] | None = None,
+    today: date | None = None,
 ) -> PaymentResult:
-    """Record money received and apply it oldest due first (or to the invoices named)."""
+    """Record money received and apply it to the invoices named, or a running plan's first and
+    then oldest due first. What is left over is the customer's credit."""
+    today = today or date.today()
     audit.require(actor, Permission.MANAGE_ACCOUNTS, "payment.record", "customer", customer_id)
     get_customer_row(session, customer_id)
     if amount.amount <= 0:
         raise ValidationError("A payment must be more than zero.")
-    if received_on > date.today():
+    if received_on > today:
         raise ValidationError(f"A payment cannot be received in the future ({received_on}).")
     if method not in PAYMENT_METHODS:
         raise ValidationError(f"{method!r} is not a payment method: use one of {', '.join(PAYMENT_METHODS)}.")
@@ -136,7 +139,7 @@ def record_payment(
             "credit": str(credit.amount),
         },
     )
-    refresh_accounts(session, [customer_id], actor=actor)
+    refresh_accounts(session, [customer_id], actor=actor, as_of=today)
     return PaymentResult(payment.id, allocated, credit)
 
 

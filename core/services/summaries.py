@@ -95,8 +95,16 @@ def settle_promises(session: Session, *, as_of: date) -> int:
     return len(due)
 
 
-def settle_plans(session: Session, *, as_of: date) -> None:
+def settle_plans(session: Session, *, as_of: date) -> dict[str, int]:
     """Run daily by the batch: plans whose instalment dates have passed turn late or broken (with
-    a timeline entry each), and the work queue learns of the missed instalments."""
+    a timeline entry each), and the work queue learns of the missed instalments. Returns how many
+    plans changed to each status."""
+    counted = select(PaymentPlan.id, PaymentPlan.status).where(PaymentPlan.status.in_(COUNTED))
+    before = dict(session.execute(counted).all())
     with_plans = select(PaymentPlan.customer_id).where(PaymentPlan.status.in_(COUNTED)).distinct()
     refresh_accounts(session, list(session.scalars(with_plans)), as_of=as_of)
+    changed: dict[str, int] = {}
+    for plan_id, status in session.execute(counted.where(PaymentPlan.id.in_(list(before)))).all():
+        if before[plan_id] != status:
+            changed[status] = changed.get(status, 0) + 1
+    return changed
