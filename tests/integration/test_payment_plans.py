@@ -319,3 +319,27 @@ def test_the_grid_refuses_a_currency_change_and_a_schedule_that_does_not_sum(ses
 def test_a_collector_cannot_save_the_grid(session, manager, collector):
     with pytest.raises(PermissionDenied):
         plan_grid.save_grid(session, collector.as_actor(), [], [])
+
+
+def test_plan_settings_decide_the_fee_and_when_a_plan_breaks_and_a_stale_save_is_refused(session, manager, collector):
+    from core.services import plan_status
+    from core.services.plan_status import PlanSettings
+
+    version = plan_status.plan_settings_version(session)
+    plan_status.save_plan_settings(
+        session, manager, PlanSettings(broken_after_missed=1, fee_percent=Decimal("2.5")), version=version
+    )
+    with pytest.raises(Conflict, match=manager.username):
+        plan_status.save_plan_settings(session, manager, PlanSettings(), version=version)
+    with pytest.raises(ValidationError, match="two decimals"):
+        plan_status.save_plan_settings(
+            session, manager, PlanSettings(fee_percent=Decimal("1.234")), version=version + 1
+        )
+    customer, _ = account(session, collector, "1000.00")
+
+    plan_id = plans.create_plan(session, manager, customer, monthly(2, with_fee=True))
+    summaries.settle_plans(session, as_of=TODAY + timedelta(days=1))
+
+    plan = session.get(PaymentPlan, plan_id)
+    assert (plan.fee, plan.total) == (Decimal("25.0000"), Decimal("1025.0000"))
+    assert status(session, plan_id) == "broken"  # one missed instalment is enough now
