@@ -11,7 +11,7 @@ from core.money import Money
 from core.roles import Permission
 from core.services import plan_grid, plans, queue
 from core.services.plan_grid import Grid, GridConflict, GridFilter, GridInvalid
-from ui import fmt, plan_editor
+from ui import fmt, plan_editor, plan_settings
 from ui.auth import require_page
 
 user = require_page("plans")
@@ -29,6 +29,8 @@ with db.transaction() as session:
     choices = queue.queue_choices(session, actor)
 collector_names = dict(choices.collectors)
 
+if "plans_statuses" not in st.session_state:  # a new visit (widget state is dropped on leaving): fresh values
+    st.session_state.pop("plans_loaded_for", None)
 row = st.columns([3, 2, 1, 2])
 statuses = row[0].multiselect(
     "Status", plan_grid.GRID_STATUSES, default=GridFilter().statuses, key="plans_statuses", help="Empty: every status."
@@ -43,9 +45,13 @@ collector_id = (
     if may_edit
     else None
 )
-currency = row[2].selectbox("Currency", [None, *choices.currencies], format_func=lambda c: c or "Any", key="plans_currency")
+currency = row[2].selectbox(
+    "Currency", [None, *choices.currencies], format_func=lambda c: c or "Any", key="plans_currency"
+)
 with row[3]:
-    due_this_week = st.checkbox("Due this week", key="plans_due_this_week", help="An instalment due in the next 7 days.")
+    due_this_week = st.checkbox(
+        "Due this week", key="plans_due_this_week", help="An instalment due in the next 7 days."
+    )
 chosen = GridFilter(tuple(statuses), collector_id, currency, due_this_week)
 
 # The grid is loaded once per filter and kept: the editors' edits are row positions in it, and
@@ -73,26 +79,18 @@ top = st.columns([6, 1])
 top[0].caption(
     f"{len(grid.plans)} plan{'s' if len(grid.plans) != 1 else ''}, newest first, as loaded at your last filter "
     "change or save."
-    + (" Edit the cells, add or delete instalments, then save: every change is checked and saved together." if may_edit else "")
+    + (
+        " Edit the cells, add or delete instalments, then save: every change is checked and saved together."
+        if may_edit
+        else ""
+    )
 )
 if top[1].button("Reload", key="plans_reload"):
     st.session_state.pop("plans_loaded_for", None)
     st.rerun()
 
 plans_key, instalments_key = f"plans_editor_{revision}", f"plans_instalments_{revision}"
-plan_columns = {
-    "Plan": st.column_config.NumberColumn(format="#%d"),
-    plan_editor.STATUS: st.column_config.SelectboxColumn(options=plan_editor.status_options(grid), required=True),
-    plan_editor.TOTAL: st.column_config.NumberColumn(help="The instalments must add up to it."),
-    "Starts": st.column_config.DateColumn(format="DD MMM YYYY"),
-}
-instalment_columns = {
-    plan_editor.PLAN: st.column_config.SelectboxColumn(
-        options=list(by_id), required=True, default=next(iter(by_id)) if len(by_id) == 1 else None
-    ),
-    plan_editor.DUE: st.column_config.DateColumn(format="DD MMM YYYY", required=True),
-    plan_editor.AMOUNT: st.column_config.NumberColumn(required=True),
-}
+plan_columns, instalment_columns = plan_editor.plan_columns(grid), plan_editor.instalment_columns(grid)
 if not grid.plans:
     st.info("No plan matches these filters.")
 elif may_edit:
@@ -190,3 +188,7 @@ for proposal in proposals.plans:
                 st.session_state["plans_flash"] = f"Plan #{proposal.plan_id} {verb}."
                 st.session_state.pop("plans_loaded_for", None)
                 st.rerun()
+
+if may_edit:
+    with st.expander("Plan rules: when a plan is broken, the fee, proposals"):
+        plan_settings.plan_settings_form(actor)

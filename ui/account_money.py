@@ -202,7 +202,7 @@ def plan_form(actor: Actor, view: AccountView, account_plans: list[PlanView], to
             key="plan_invoices",
         )
         custom = st.text_input("Custom dates (YYYY-MM-DD, comma separated)", key="plan_custom_dates")
-        note = st.text_input("Note", key="plan_note", max_chars=500)
+        note = st.text_input("Plan note", key="plan_note", max_chars=500)
         cols = st.columns(2)
         preview = cols[0].form_submit_button("Preview schedule", key="plan_preview")
         save = cols[1].form_submit_button("Agree plan" if may_manage else "Propose plan", key="plan_submit")

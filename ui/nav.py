@@ -24,6 +24,13 @@ PAGES = (
     PageSpec("dashboard", "pages/dashboard.py", "Dashboard", ":material/dashboard:", ALL_ROLES, default=True),
     PageSpec("queue", "pages/queue.py", "Work queue", ":material/checklist:", ALL_ROLES),
     PageSpec("account", "pages/account.py", "Account", ":material/person:", ALL_ROLES, in_menu=False),
+    PageSpec(
+        "plans",
+        "pages/plans.py",
+        "Payment plans",
+        ":material/event_repeat:",
+        frozenset({Role.MANAGER, Role.COLLECTOR, Role.VIEWER}),
+    ),
     PageSpec("import", "pages/imports.py", "Import", ":material/upload_file:", frozenset({Role.MANAGER})),
     PageSpec(
         "unapplied",

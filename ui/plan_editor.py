@@ -1,6 +1,6 @@
-"""The plans page's two grids: the loaded plans and instalments as tables for st.data_editor, and
-the editors' edit state (row positions, raw cell values) turned back into the grid service's
-edits, each keyed by the id the snapshot holds at that position."""
+"""The plans page's two grids: the loaded plans and instalments as tables and column settings for
+st.data_editor, and the editors' edit state (row positions, raw cell values) turned back into
+the grid service's edits, each keyed by the id the loaded grid holds at that position."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
+import streamlit as st
 
 from core.errors import ValidationError
 from core.money import Money
@@ -29,6 +30,31 @@ def status_options(grid: Grid) -> list[str]:
     """What the status column offers: the statuses a manager may set, and every status shown."""
     shown = {plan.status for plan in grid.plans}
     return [s for s in GRID_STATUSES if s in SETTABLE_STATUSES or s in shown]
+
+
+def plan_columns(grid: Grid) -> dict[str, Any]:
+    """How the plans table shows its columns; in the editor only status and total are editable."""
+    return {
+        PLAN: st.column_config.NumberColumn(format="#%d"),
+        STATUS: st.column_config.SelectboxColumn(options=status_options(grid), required=True),
+        TOTAL: st.column_config.NumberColumn(format="localized", help="The instalments must add up to it."),
+        "Starts": st.column_config.DateColumn(format="DD MMM YYYY"),
+    }
+
+
+def instalment_columns(grid: Grid) -> dict[str, Any]:
+    """A new row picks its plan among the loaded ones (the only one, by default)."""
+    plan_ids = [plan.plan_id for plan in grid.plans]
+    return {
+        PLAN: st.column_config.SelectboxColumn(
+            options=plan_ids,
+            format_func=lambda plan_id: f"#{plan_id}",
+            required=True,
+            default=plan_ids[0] if len(plan_ids) == 1 else None,
+        ),
+        DUE: st.column_config.DateColumn(format="DD MMM YYYY", required=True),
+        AMOUNT: st.column_config.NumberColumn(format="localized", required=True),
+    }
 
 
 def plans_frame(grid: Grid) -> pd.DataFrame:

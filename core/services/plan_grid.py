@@ -24,6 +24,7 @@ from core.services.summaries import refresh_accounts
 # What a manager may set the status to by hand: running again (payments then decide current,
 # late or completed), broken, or cancelled. Proposals are approved on their own.
 SETTABLE_STATUSES = ("current", "broken", "cancelled")
+_STORED = Decimal("0.0001")  # amounts as the database keeps them, so before and after read alike
 GRID_STATUSES = ("current", "late", "broken", "completed", "cancelled", "proposed")
 
 
@@ -279,7 +280,9 @@ def _check_plan(draft: _Draft, edit: PlanEdit) -> list[CellError]:
         allowed = ", ".join(SETTABLE_STATUSES)
         errors.append(CellError(plan.id, None, "status", f"{edit.status!r} cannot be set by hand: use {allowed}"))
     if edit.status is not None and plan.status == "proposed" and edit.status != "proposed":
-        errors.append(CellError(plan.id, None, "status", "approve or reject a proposal on its account page"))
+        errors.append(
+            CellError(plan.id, None, "status", "approve or reject a proposal under Proposals, not in the grid")
+        )
     if edit.total is not None and edit.total != plan.total:
         try:
             Money(edit.total, plan.currency)
@@ -431,4 +434,4 @@ def _money(amount: Decimal, plan: PaymentPlan) -> str:
 
 def _schedule(rows: Iterable[PlanInstalment]) -> list[dict[str, str]]:
     ordered = sorted(rows, key=lambda r: (r.due_on, r.id or 0))
-    return [{"due_on": r.due_on.isoformat(), "amount": str(r.amount)} for r in ordered]
+    return [{"due_on": r.due_on.isoformat(), "amount": str(Decimal(r.amount).quantize(_STORED))} for r in ordered]

@@ -35,7 +35,7 @@ def test_a_collector_works_the_top_account_of_their_queue(app_server: AppServer,
     page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Outcome", exact=True)).click()
     page.get_by_role("option", name="Promise made").click()
     page.get_by_role("textbox", name="Promised amount").fill("2,500.00")
-    page.get_by_role("textbox", name="Note").fill(f"Will pay by transfer {tag}")
+    page.get_by_role("textbox", name="Note", exact=True).fill(f"Will pay by transfer {tag}")
     page.get_by_role("button", name="Log call").click()
 
     expect(page.get_by_text("Call logged with the promise.")).to_be_visible()

@@ -40,6 +40,7 @@ def test_each_role_signs_in_and_sees_only_its_pages(app_server: AppServer, page:
     expect(sidebar.get_by_test_id("stCaptionContainer").get_by_text(role.title(), exact=True)).to_be_visible()
     expect(sidebar.get_by_role("link", name="Dashboard")).to_be_visible()
     expect(sidebar.get_by_role("link", name="Admin")).to_have_count(1 if sees_admin else 0)
+    expect(sidebar.get_by_role("link", name="Payment plans")).to_have_count(0 if sees_admin else 1)
 
 
 def test_admin_url_refuses_a_collector(app_server: AppServer, page: Page):
@@ -56,12 +57,13 @@ def test_wrong_password_is_refused_without_saying_why(app_server: AppServer, pag
     expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
 
 
-@pytest.mark.parametrize("path", ["admin", "dashboard"])
+@pytest.mark.parametrize("path", ["admin", "dashboard", "plans"])
 def test_direct_url_on_a_fresh_server_shows_sign_in_not_data(fresh_server: AppServer, page: Page, path: str):
     page.goto(f"{fresh_server.url}/{path}")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.get_by_role("textbox", name="Password")).to_be_visible()
     expect(page.get_by_role("heading", name="Admin")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Payment plans")).to_have_count(0)
     expect(page.get_by_test_id("stMetric")).to_have_count(0)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 

@@ -25,6 +25,7 @@ PAGE_PATHS = {
     "dashboard": "pages/dashboard.py",
     "queue": "pages/queue.py",
     "account": "pages/account.py",
+    "plans": "pages/plans.py",
     "import": "pages/imports.py",
     "unapplied": "pages/unapplied.py",
     "admin": "pages/admin.py",

@@ -13,6 +13,7 @@ TITLES = {
     "dashboard": "Dashboard",
     "queue": "Work queue",
     "account": "Account",
+    "plans": "Payment plans",
     "import": "Import",
     "unapplied": "Unapplied payments",
     "admin": "Admin",

@@ -93,8 +93,8 @@ def test_the_sidebar_links_to_admin_for_an_admin_only(staff, role):
 
     expected = {
         Role.ADMIN: ["Dashboard", "Work queue", "Admin"],
-        Role.MANAGER: ["Dashboard", "Work queue", "Import", "Unapplied payments"],
-    }.get(role, ["Dashboard", "Work queue"])
+        Role.MANAGER: ["Dashboard", "Work queue", "Payment plans", "Import", "Unapplied payments"],
+    }.get(role, ["Dashboard", "Work queue", "Payment plans"])
     assert menu_labels(at) == expected
     assert "sign_out" in {button.key for button in at.sidebar.button}
 
