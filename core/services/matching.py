@@ -160,6 +160,10 @@ def match_payment(
             f"Payment {payment.reference} belongs to customer {owner.external_ref if owner else payment.customer_id}; "
             "it cannot be matched to another customer's invoices."
         )
+    if payment.reversed_on is not None:
+        raise ValidationError(
+            f"Payment {payment.reference} was reversed on {payment.reversed_on:%d %b %Y}: nothing to match."
+        )
     left = unallocated(session, payment)
     if left.is_zero():
         raise ValidationError(f"Payment {payment.reference} is already fully applied.")

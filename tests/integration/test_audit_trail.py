@@ -22,6 +22,10 @@ from core.services import (
     disputes,
     documents,
     ledger,
+    payments,
+    plan_grid,
+    plan_status,
+    plans,
     promises,
     settings,
     signin,
@@ -79,6 +83,35 @@ class Desk:
     @cached_property
     def dispute_id(self) -> int:
         return disputes.open_dispute(self.session, SYSTEM, self.invoice_id, category="not_delivered")
+
+    @cached_property
+    def payment_id(self) -> int:
+        """invoice_id (500) paid in full, and 200 over as credit."""
+        _ = self.invoice_id
+        return ledger.record_payment(
+            self.session,
+            SYSTEM,
+            self.customer_id,
+            amount=Money("700", "PHP"),
+            received_on=date.today(),
+            reference="AUD-1",
+        ).payment_id
+
+    @cached_property
+    def later_invoice_id(self) -> int:
+        return make_invoice(self.session, self.customer_id, amount="50.00")
+
+    @cached_property
+    def plan_id(self) -> int:
+        _ = self.invoice_id
+        request = plans.PlanRequest(currency="PHP", instalments=2, frequency="monthly", first_due_on=date.today())
+        return plans.create_plan(self.session, SYSTEM, self.customer_id, request)
+
+    @cached_property
+    def proposal_id(self) -> int:
+        _ = self.invoice_id
+        request = plans.PlanRequest(currency="PHP", instalments=2, frequency="monthly", first_due_on=date.today())
+        return plans.create_plan(self.session, self.collector.as_actor(), self.customer_id, request)
 
     @cached_property
     def contact_id(self) -> int:
@@ -236,6 +269,59 @@ def log_activity(s: Session, d: Desk) -> object:
     return activities.log_activity(s, d.collector.as_actor(), d.customer_id, call)
 
 
+def reverse_payment(s: Session, d: Desk) -> object:
+    payments.reverse_payment(s, d.manager.as_actor(), d.payment_id, reason="Cheque bounced")
+    return d.payment_id
+
+
+def apply_credit(s: Session, d: Desk) -> object:
+    payments.apply_credit(s, d.manager.as_actor(), d.customer_id, currency="PHP")
+    return d.customer_id
+
+
+def refund_credit(s: Session, d: Desk) -> object:
+    [refund_id] = payments.refund_credit(
+        s, d.manager.as_actor(), d.customer_id, amount=Money("100", "PHP"), refunded_on=date.today(), reference="RF-1"
+    )
+    return refund_id
+
+
+def create_plan(s: Session, d: Desk) -> object:
+    request = plans.PlanRequest(currency="PHP", instalments=3, frequency="weekly", first_due_on=date.today())
+    return plans.create_plan(s, d.manager.as_actor(), d.customer_id, request)
+
+
+def approve_plan(s: Session, d: Desk) -> object:
+    plans.decide_proposal(s, d.manager.as_actor(), d.proposal_id, approve=True)
+    return d.proposal_id
+
+
+def cancel_plan(s: Session, d: Desk) -> object:
+    plans.cancel_plan(s, d.manager.as_actor(), d.plan_id, reason="Renegotiated")
+    return d.plan_id
+
+
+def save_plan_grid(s: Session, d: Desk) -> object:
+    from datetime import timedelta as days
+
+    grid = plan_grid.load_grid(s, d.manager.as_actor(), plan_grid.GridFilter(statuses=()), as_of=date.today())
+    plan = next(p for p in grid.plans if p.plan_id == d.plan_id)
+    first = next(i for i in grid.instalments if i.plan_id == d.plan_id)
+    plan_grid.save_grid(
+        s,
+        d.manager.as_actor(),
+        [plan_grid.PlanEdit(plan.plan_id, plan.version)],
+        [plan_grid.InstalmentEdit(plan.plan_id, 0, first.instalment_id, due_on=first.due_on + days(days=3))],
+    )
+    return d.plan_id
+
+
+def save_plan_settings(s: Session, d: Desk) -> object:
+    version = plan_status.plan_settings_version(s)
+    plan_status.save_plan_settings(s, d.manager.as_actor(), plan_status.PlanSettings(), version=version)
+    return plan_status.SETTINGS_KEY
+
+
 # Who acts, which desk records must exist beforehand (made before counting: they write audit
 # rows of their own), the write, and the audit row it should leave.
 WRITES = [
@@ -270,6 +356,23 @@ WRITES = [
     pytest.param("manager", (), save_weights, "settings.priority_weights", "setting", id="settings.save_weights"),
     pytest.param(
         "collector", ("customer_id",), log_activity, "activity.call", "activity", id="activities.log_activity"
+    ),
+    pytest.param("manager", ("payment_id",), reverse_payment, "payment.reverse", "payment", id="payments.reverse"),
+    pytest.param(
+        "manager",
+        ("payment_id", "later_invoice_id"),
+        apply_credit,
+        "payment.apply_credit",
+        "customer",
+        id="payments.apply_credit",
+    ),
+    pytest.param("manager", ("payment_id",), refund_credit, "payment.refund", "refund", id="payments.refund_credit"),
+    pytest.param("manager", ("invoice_id",), create_plan, "plan.create", "payment_plan", id="plans.create_plan"),
+    pytest.param("manager", ("proposal_id",), approve_plan, "plan.approve", "payment_plan", id="plans.approve"),
+    pytest.param("manager", ("plan_id",), cancel_plan, "plan.cancel", "payment_plan", id="plans.cancel_plan"),
+    pytest.param("manager", ("plan_id",), save_plan_grid, "plan.edit", "payment_plan", id="plan_grid.save_grid"),
+    pytest.param(
+        "manager", (), save_plan_settings, "settings.payment_plans", "setting", id="plan_status.save_plan_settings"
     ),
 ]
 
