@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,19 +53,22 @@ def refresh_summaries() -> None:
     typer.echo("Work-queue summaries rebuilt.")
 
 
+def _day(as_of: str | None) -> date:
+    """--as-of as a date (default today), or a one-line error."""
+    try:
+        return date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise _fail(f"--as-of must be a date such as 2026-11-24, not {as_of!r}.") from None
+
+
 @app.command("settle-promises")
 def settle_promises(
     as_of: Annotated[str | None, typer.Option(help="The day to settle as of (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Mark promises whose date has passed unpaid as broken, with a timeline entry each (run daily)."""
-    from datetime import date
-
     from core.services.summaries import settle_promises as settle
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
-    except ValueError:
-        raise _fail(f"--as-of must be a date such as 2026-11-24, not {as_of!r}.") from None
+    day = _day(as_of)
     with db.transaction() as session:
         broken = settle(session, as_of=day)
     typer.echo(f"{broken} promise{'s' if broken != 1 else ''} marked broken.")
@@ -75,14 +79,9 @@ def settle_plans(
     as_of: Annotated[str | None, typer.Option(help="The day to settle as of (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Bring payment plans up to date with the calendar: late, broken or back on schedule (run daily)."""
-    from datetime import date
-
     from core.services.summaries import settle_plans as settle
 
-    try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
-    except ValueError:
-        raise _fail(f"--as-of must be a date such as 2026-11-24, not {as_of!r}.") from None
+    day = _day(as_of)
     with db.transaction() as session:
         changed = settle(session, as_of=day)
     typer.echo(

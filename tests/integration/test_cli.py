@@ -134,3 +134,15 @@ def test_an_unmigrated_database_says_to_migrate(database):
         drop()
     assert result.returncode == 1
     assert result.stderr.strip() == "error: the database has no Recoup tables yet; run `python -m core migrate` first."
+
+
+@pytest.mark.parametrize("command", ["settle-plans", "settle-promises"])
+def test_the_daily_settle_commands_run_and_refuse_a_bad_date_in_one_line(database, command):
+    result = cli(command, "--as-of", "2026-11-24")
+    assert result.returncode == 0, result.stderr
+    assert "plan" in result.stdout or "promise" in result.stdout
+
+    refused = cli(command, "--as-of", "24/11/2026")
+    assert refused.returncode != 0
+    assert "--as-of must be a date such as" in refused.stderr
+    assert "Traceback" not in refused.stderr

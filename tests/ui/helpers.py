@@ -98,6 +98,14 @@ def commit_book(prefix: str, *, as_of: date | None = None) -> None:
         )
 
 
+def open_account(username: str, customer_id: int) -> AppTest:
+    """The account page of one customer, signed in as username."""
+    at = signed_in(username)
+    at.query_params["id"] = str(customer_id)
+    at.switch_page("pages/account.py").run()
+    return at
+
+
 def texts(elements: object) -> list[str]:
     """The values of a list of text-like elements (at.error, at.title, …)."""
     return [str(element.value) for element in elements]  # type: ignore[attr-defined]

@@ -15,7 +15,8 @@ from core.models import Payment, PaymentPlan, Refund
 from core.roles import Role
 from core.services import ledger, users
 from tests.factories import make_customer, make_invoice
-from tests.ui.helpers import commit_staff, signed_in, texts
+from tests.ui.helpers import commit_staff, texts
+from tests.ui.helpers import open_account as account
 
 TODAY = date.today()
 
@@ -31,13 +32,6 @@ def new_account(staff, amount="1000.00"):
         customer = make_customer(session, collector_id=collector.id)
         invoice = make_invoice(session, customer, amount=amount, due_in_days=-40)
     return customer, invoice
-
-
-def account(username: str, customer_id: int):
-    at = signed_in(username)
-    at.query_params["id"] = str(customer_id)
-    at.switch_page("pages/account.py").run()
-    return at
 
 
 def test_a_manager_records_an_overpayment_and_refunds_the_credit(staff):

@@ -15,6 +15,7 @@ from core.roles import Role
 from core.services import promises, users
 from tests.factories import make_customer, make_invoice
 from tests.ui.helpers import commit_staff, signed_in, texts
+from tests.ui.helpers import open_account as account
 
 TODAY = date.today()
 
@@ -30,13 +31,6 @@ def desk(database):
         theirs = make_customer(session, name=f"{prefix} Unassigned Corp")
         make_invoice(session, theirs, amount="900.00", due_in_days=-20, number=f"{prefix}-2")
     return {"staff": staff, "mine": mine, "theirs": theirs, "prefix": prefix}
-
-
-def account(username: str, customer_id: int):
-    at = signed_in(username)
-    at.query_params["id"] = str(customer_id)
-    at.switch_page("pages/account.py").run()
-    return at
 
 
 def test_a_collectors_queue_shows_their_account_with_its_reasons(desk):
