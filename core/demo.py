@@ -78,14 +78,16 @@ def seed_demo(
         staff[role] = user.as_actor()
 
     invoices = payments = 0
+    seeded: list[int] = []
     for index in range(customer_count):
         market = pick_market(rng)
         made = _seed_customer(session, system, staff, market, index, rng, people, as_of)
         invoices += made[0]
         payments += made[1]
+        seeded.append(made[2])
         if progress:
             progress(1)
-    payments += seed_plans(session, staff, as_of=as_of)
+    payments += seed_plans(session, staff, seeded, as_of=as_of)
     return DemoResult(logins, customer_count, invoices, payments)
 
 
@@ -98,7 +100,7 @@ def _seed_customer(
     rng: random.Random,
     people: People,
     as_of: date,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     is_company = rng.random() < 0.7
     zone = rng.choice(market.time_zones)
     contact_name = people.person(market.country, rng)
@@ -191,7 +193,7 @@ def _seed_customer(
         made_payments += 1
 
     _seed_timeline(session, system, collector, customer_id, ids, zone, rng, as_of)
-    return invoice_count, made_payments
+    return invoice_count, made_payments, customer_id
 
 
 def _at(day: date, rng: random.Random, zone: str) -> datetime:

@@ -19,14 +19,17 @@ from core.services import ledger, plans, summaries
 from core.services.plans import PlanRequest
 
 
-def _candidates(session: Session, rng: random.Random, collector_id: int | None) -> Iterator[tuple[int, str]]:
-    """Accounts owing something, not in dispute and without a plan, in a seeded order."""
+def _candidates(
+    session: Session, rng: random.Random, customer_ids: list[int], collector_id: int | None
+) -> Iterator[tuple[int, str]]:
+    """The demo's accounts owing something, not in dispute and without a plan, in a seeded order."""
     disputed = select(Invoice.customer_id).where(Invoice.disputed, Invoice.status == "open")
     planned = select(PaymentPlan.customer_id)
     query = (
         select(AccountBalance.customer_id, AccountBalance.currency)
         .join(Customer, Customer.id == AccountBalance.customer_id)
         .where(
+            AccountBalance.customer_id.in_(customer_ids),
             AccountBalance.open_amount > 0,
             AccountBalance.oldest_due_date.is_not(None),
             AccountBalance.customer_id.not_in(disputed),
@@ -48,21 +51,25 @@ def _candidates(session: Session, rng: random.Random, collector_id: int | None) 
             yield customer_id, currency
 
 
-def seed_plans(session: Session, staff: dict[Role, Actor], *, as_of: date, seed: int = 11) -> int:
+def seed_plans(
+    session: Session, staff: dict[Role, Actor], customer_ids: list[int], *, as_of: date, seed: int = 11
+) -> int:
     """Agree plans back in time and pay them so that, as of as_of, each status is present.
     A book too small for all of them gets as many as it has accounts for. Returns the payments made."""
     payments: list[int] = []
     with contextlib.suppress(StopIteration):  # a small book runs out of accounts
-        _seed_plans(session, staff, as_of=as_of, seed=seed, payments=payments)
+        _seed_plans(session, staff, customer_ids, as_of=as_of, seed=seed, payments=payments)
     summaries.settle_plans(session, as_of=as_of)
     return len(payments)
 
 
-def _seed_plans(session: Session, staff: dict[Role, Actor], *, as_of: date, seed: int, payments: list[int]) -> None:
+def _seed_plans(
+    session: Session, staff: dict[Role, Actor], customer_ids: list[int], *, as_of: date, seed: int, payments: list[int]
+) -> None:
     rng = random.Random(seed)
     manager, collector = staff[Role.MANAGER], staff[Role.COLLECTOR]
-    accounts = _candidates(session, rng, None)
-    own = _candidates(session, random.Random(seed + 1), collector.user_id)
+    accounts = _candidates(session, rng, customer_ids, None)
+    own = _candidates(session, random.Random(seed + 1), customer_ids, collector.user_id)
 
     def agree(customer_id: int, currency: str, *, started: int, count: int, frequency: str = "monthly") -> int:
         request = PlanRequest(
