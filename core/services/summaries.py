@@ -18,7 +18,7 @@ from core.money import Money
 from core.reports import report_sql
 from core.roles import Actor
 from core.services.activities import NewActivity, add_to_timeline
-from core.services.plan_status import COUNTED, refresh_plans, store_missed
+from core.services.plan_status import COUNTED, among, refresh_plans, store_missed
 
 _IDS = bindparam("ids", type_=ARRAY(Integer))
 
@@ -104,7 +104,7 @@ def settle_plans(session: Session, *, as_of: date) -> dict[str, int]:
     with_plans = select(PaymentPlan.customer_id).where(PaymentPlan.status.in_(COUNTED)).distinct()
     refresh_accounts(session, list(session.scalars(with_plans)), as_of=as_of)
     changed: dict[str, int] = {}
-    for plan_id, status in session.execute(counted.where(PaymentPlan.id.in_(list(before)))).all():
+    for plan_id, status in session.execute(counted.where(PaymentPlan.id == among(before))).all():
         if before[plan_id] != status:
             changed[status] = changed.get(status, 0) + 1
     return changed

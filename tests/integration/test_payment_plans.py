@@ -343,3 +343,13 @@ def test_plan_settings_decide_the_fee_and_when_a_plan_breaks_and_a_stale_save_is
     plan = session.get(PaymentPlan, plan_id)
     assert (plan.fee, plan.total) == (Decimal("25.0000"), Decimal("1025.0000"))
     assert status(session, plan_id) == "broken"  # one missed instalment is enough now
+
+
+def test_refreshing_more_accounts_than_a_statement_has_parameters_works(session, manager, collector):
+    """An import of a large file refreshes every customer it touched in one call."""
+    customer, _ = account(session, collector, "900.00")
+    plan_id = plans.create_plan(session, manager, customer, monthly(3))
+
+    summaries.refresh_accounts(session, [*range(10_000_000, 10_070_000), customer])
+
+    assert status(session, plan_id) == "current"
