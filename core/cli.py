@@ -90,6 +90,53 @@ def settle_plans(
     )
 
 
+@app.command("remind")
+def remind(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and report only: nothing is written or sent.")
+    ] = False,
+    now: Annotated[
+        str | None, typer.Option(help="Act as if it were this moment (ISO, e.g. 2026-11-24T09:00+08:00).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Send at most this many in this run.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Sends in parallel.")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="The summary only, no line per send.")] = False,
+) -> None:
+    """The reminder batch, for cron: plan due dunning steps, check each, send (see README: Reminders)."""
+    from datetime import UTC, datetime
+
+    from core.services import reminders
+
+    try:
+        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    except ValueError:
+        raise _fail(f"--now must be an ISO time such as 2026-11-24T09:00+08:00, not {now!r}.") from None
+    if moment.tzinfo is None:
+        raise _fail("--now needs a UTC offset or Z, e.g. 2026-11-24T09:00+08:00.")
+    log_file = get_settings().data_dir / "logs" / "remind.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("core").addHandler(handler)
+    logging.getLogger("core").setLevel(logging.INFO)
+    say = (lambda line: None) if quiet else typer.echo
+    result = reminders.run(now=moment, dry_run=dry_run, limit=limit, workers=workers, progress=say)
+    planned = ", ".join(f"{n} {status}" for status, n in sorted(result.planned.items())) or "nothing new"
+    typer.echo(f"{'would plan' if dry_run else 'planned'}: {planned}")
+    if not dry_run:
+        outcomes = ", ".join(f"{n} {what}" for what, n in sorted(result.outcomes.items())) or "nothing to send"
+        typer.echo(f"this run: {outcomes}")
+        for reason, n in result.blocked.most_common():
+            typer.echo(f"  blocked {n}× {reason}")
+        if result.uncertain_found:
+            typer.echo(
+                f"{result.uncertain_found} left 'sending' by an earlier run marked uncertain: see Needs attention"
+            )
+    logging.getLogger("core").info("remind %s: %s", moment.isoformat(), dict(result.outcomes))
+    if result.failed:
+        raise typer.Exit(1)
+
+
 def demo_logins_file() -> Path:
     return get_settings().data_dir / "demo-logins.txt"
 

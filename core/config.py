@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,18 @@ from core.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = "change-me"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where reminder emails go. The password comes from secrets or the environment, never a prompt."""
+
+    host: str
+    port: int
+    security: str  # "none", "starttls" or "ssl"
+    user: str | None
+    password: str | None
+    sender: str  # the From address
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class Settings:
     import_max_mb: float = 200.0  # the app's upload limit (.streamlit/config.toml) is the same
     # Where account documents go: None keeps them in the database (the default, backed up with it).
     documents_dir: Path | None = None
+    smtp: SmtpSettings | None = None  # None: email steps fail with "email is not configured"
 
     @property
     def import_dir(self) -> Path:
@@ -101,4 +115,28 @@ def get_settings() -> Settings:
         login_sleep_seconds=_number(value("RECOUP_LOGIN_SLEEP", "0.5"), "RECOUP_LOGIN_SLEEP"),
         import_max_mb=_number(value("RECOUP_IMPORT_MAX_MB", "200"), "RECOUP_IMPORT_MAX_MB"),
         documents_dir=Path(folder).resolve() if (folder := value("RECOUP_DOCUMENTS_DIR")) else None,
+        smtp=_smtp(value),
+    )
+
+
+def _smtp(value: Callable[[str, str | None], str | None]) -> SmtpSettings | None:
+    host = value("RECOUP_SMTP_HOST", None)
+    if not host:
+        return None
+    security = value("RECOUP_SMTP_SECURITY", "starttls") or "starttls"
+    if security not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"RECOUP_SMTP_SECURITY must be none, starttls or ssl, not {security!r}.")
+    raw_port = value("RECOUP_SMTP_PORT", {"none": "25", "starttls": "587", "ssl": "465"}[security])
+    if not (raw_port or "").isdigit() or not 0 < int(raw_port or 0) < 65536:
+        raise ConfigError(f"RECOUP_SMTP_PORT must be a port number, not {raw_port!r}.")
+    sender = value("RECOUP_MAIL_FROM", None)
+    if not sender or "@" not in sender:
+        raise ConfigError("RECOUP_MAIL_FROM must be the address reminders are sent from, e.g. ar@example.com.")
+    return SmtpSettings(
+        host=host,
+        port=int(raw_port or 0),
+        security=security,
+        user=value("RECOUP_SMTP_USER", None),
+        password=value("RECOUP_SMTP_PASSWORD", None),
+        sender=sender,
     )

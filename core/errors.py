@@ -50,3 +50,7 @@ class PermissionDenied(RecoupError):
         self.action = action
         self.entity_type = entity_type
         self.entity_id = entity_id
+
+
+class TemplateError(ValidationError):
+    """A template does not parse, names an unknown field, or was refused by the sandbox."""

@@ -48,6 +48,8 @@ ACTIVITY_KINDS = (
     "assignment",
     "plan",
     "payment",
+    "blocked",
+    "task",
 )
 PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
 DISPUTE_CATEGORIES = (
@@ -65,6 +67,24 @@ ADJUSTMENT_KINDS = ("write_off", "credit_note")
 # payments; broken and cancelled stay until a manager changes them (core/plans.py).
 PLAN_STATUSES = ("proposed", "rejected", "current", "late", "broken", "completed", "cancelled")
 PLAN_FREQUENCIES = ("weekly", "biweekly", "monthly", "custom")
+DUNNING_CHANNELS = ("email", "sms", "letter", "call")
+DUNNING_STAGES = ("reminder", "firm", "final_notice", "legal_handover")
+STEP_MODES = ("auto", "approval")
+# planned → sending → sent | failed; draft → approved → sending (approval steps); blocked waits for
+# its retry time; a row left "sending" by a crash becomes uncertain until a manager decides.
+SEND_STATUSES = (
+    "draft",
+    "approved",
+    "planned",
+    "sending",
+    "sent",
+    "failed",
+    "blocked",
+    "uncertain",
+    "skipped",
+    "dismissed",
+)
+TASK_STATUSES = ("open", "done", "cancelled")
 CHANNELS = ("email", "sms", "letter", "call", "portal", "in_person")
 DIRECTIONS = ("inbound", "outbound")
 IMPORT_KINDS = ("customers", "invoices", "payments")
@@ -179,6 +199,9 @@ class Customer(Timestamped, Base):
     # The day the collector means to work the account again; it stays out of "today" until then.
     next_action_on: Mapped[date | None] = mapped_column(Date)
     next_action_note: Mapped[str | None] = mapped_column(String(300))
+    # Dunning: a sequence chosen for this customer (else the assignment rules pick), or none at all.
+    sequence_id: Mapped[int | None] = mapped_column(ForeignKey("dunning_sequences.id"))
+    dunning_excluded: Mapped[bool] = mapped_column(Boolean, server_default="false")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
@@ -595,3 +618,134 @@ class PlanInstalment(Base):
     due_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(AMOUNT)
     down_payment: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class DunningSequence(Timestamped, Base):
+    """A named escalation: ordered steps, each a message or task at an offset from the due date."""
+
+    __tablename__ = "dunning_sequences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    updated_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class DunningStep(Base):
+    """One step of a sequence. conditions: {"min_overdue": {"PHP": "500"}, "segments": [...],
+    "countries": [...], "risk_tiers": [...]} — all optional, all must hold."""
+
+    __tablename__ = "dunning_steps"
+    __table_args__ = (
+        CheckConstraint(_in("channel", DUNNING_CHANNELS), name="channel"),
+        CheckConstraint(_in("stage", DUNNING_STAGES), name="stage"),
+        CheckConstraint(_in("mode", STEP_MODES), name="mode"),
+        UniqueConstraint("sequence_id", "position", name="uq_dunning_steps_sequence_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("dunning_sequences.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    offset_days: Mapped[int] = mapped_column(Integer)  # from the oldest open due date; negative = before due
+    channel: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    template_key: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16), server_default="auto")
+    business_days: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    attach_invoices: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+
+
+class SequenceAssignment(Base):
+    """Which sequence a customer follows: the first rule (by position) whose segment and country match."""
+
+    __tablename__ = "sequence_assignments"
+    __table_args__ = (CheckConstraint("country IS NULL OR country ~ '^[A-Z]{2}$'", name="country_iso"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("dunning_sequences.id", ondelete="CASCADE"))
+    segment: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+
+
+class MessageTemplate(Timestamped, Base):
+    """A message text per template key (usually the stage), channel and language (Jinja2, sandboxed)."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (
+        CheckConstraint(_in("channel", DUNNING_CHANNELS), name="channel"),
+        UniqueConstraint("key", "channel", "language", name="uq_message_templates_key_channel_language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(300), server_default="")
+    body: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class Send(Base):
+    """The send ledger: one row per customer, step, currency and dunning cycle (send_key is unique),
+    committed before anything goes out, so no message is ever sent twice."""
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        CheckConstraint(_in("status", SEND_STATUSES), name="status"),
+        CheckConstraint(_in("channel", DUNNING_CHANNELS), name="channel"),
+        Index("ix_sends_due", "status", "next_attempt_at"),
+        Index("ix_sends_customer", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    send_key: Mapped[str] = mapped_column(String(200), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("dunning_steps.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    cycle: Mapped[date] = mapped_column(Date)  # the oldest due date the sequence counts from
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    address: Mapped[str | None] = mapped_column(String(320))
+    invoice_ids: Mapped[list[int]] = mapped_column(JSONB, server_default="[]")
+    fingerprint: Mapped[str] = mapped_column(String(64), server_default="")  # what the invoices owed when prepared
+    subject: Mapped[str] = mapped_column(String(300), server_default="")
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")  # why blocked, skipped or failed
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Task(Base):
+    """Work for a collector that a dunning step created instead of a message: a call, a legal review."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+        Index("ix_tasks_open", "assigned_to", "due_on", postgresql_where="status = 'open'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    send_id: Mapped[int | None] = mapped_column(ForeignKey("sends.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    script: Mapped[str] = mapped_column(Text, server_default="")
+    due_on: Mapped[date] = mapped_column(Date)
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_by: Mapped[str | None] = mapped_column(String(64))

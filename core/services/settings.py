@@ -41,6 +41,12 @@ def weights_from_dict(values: dict[str, Any]) -> Weights:
         raise ValidationError(f"These weights are not valid: {error}.") from None
 
 
+def setting_value(session: Session, key: str) -> dict[str, Any] | None:
+    """A stored setting's value as saved (None: never saved, the shipped defaults apply)."""
+    row = session.get(Setting, key)
+    return None if row is None else dict(row.value)
+
+
 def get_weights(session: Session) -> Weights:
     row = session.get(Setting, WEIGHTS_KEY)
     return DEFAULT_WEIGHTS if row is None else weights_from_dict(row.value)

@@ -1,0 +1,295 @@
+"""The reminder batch (`python -m core remind`): plan due steps into the send ledger, then work the
+ledger. Each send is claimed with a lease (FOR UPDATE SKIP LOCKED, so several processes never take
+the same row), re-checked right before it goes out (balance, pauses, a possible payment, the
+compliance guard), committed as "sending" *before* the message leaves, and marked sent after.
+A row a crash left "sending" is never re-sent blindly: the next run marks it uncertain."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session
+
+from core import db
+from core.channels import ChannelError, EmailChannel, Outgoing
+from core.config import get_settings
+from core.models import DunningStep, Send, Task
+from core.services.activities import NewActivity, add_to_timeline
+from core.services.dunning import plan_sends
+from core.services.reminder_facts import SendFacts, gather_facts, guard
+from core.services.reminder_messages import compose
+
+log = logging.getLogger(__name__)
+BATCH = 20
+MAX_ATTEMPTS = 4
+BACKOFF = timedelta(minutes=5)  # times the attempt number
+CLAIMABLE = ("planned", "approved", "blocked")
+
+
+@dataclass
+class RunSummary:
+    planned: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    blocked: Counter[str] = field(default_factory=Counter)  # by reason
+    uncertain_found: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, outcome: str, reasons: tuple[str, ...] = ()) -> None:
+        with self._lock:
+            self.outcomes[outcome] += 1
+            for reason in reasons:
+                self.blocked[reason] += 1
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.outcomes["failed"] or self.uncertain_found)
+
+
+def lease_seconds() -> int:
+    return int(get_settings().environment == "test") * 3 or 300
+
+
+def mark_uncertain(session: Session) -> int:
+    """Rows a crashed run left "sending" (their lease ran out): the message may or may not have gone
+    out, so a manager decides. They show under Needs attention."""
+    rows = session.execute(
+        update(Send)
+        .where(Send.status == "sending", Send.lease_until < text("clock_timestamp()"))
+        .values(
+            status="uncertain",
+            reasons=[{"code": "uncertain", "text": "the run stopped while sending: check and resend or dismiss"}],
+            updated_at=text("clock_timestamp()"),
+        )
+        .returning(Send.id)
+    ).all()
+    return len(rows)
+
+
+def claim(session: Session, *, now: datetime, worker: str, limit: int) -> list[int]:
+    """Take up to `limit` due rows for this worker; rows another worker holds are skipped, not waited for."""
+    ids = session.execute(
+        text(
+            """
+            UPDATE sends SET lease_until = clock_timestamp() + make_interval(secs => :lease), leased_by = :worker
+            WHERE id IN (
+                SELECT id FROM sends
+                WHERE status IN ('planned', 'approved', 'blocked') AND next_attempt_at <= :now
+                  AND (lease_until IS NULL OR lease_until < clock_timestamp())
+                ORDER BY next_attempt_at, id
+                LIMIT :limit
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING id
+            """
+        ),
+        {"lease": lease_seconds(), "worker": worker, "now": now, "limit": limit},
+    ).scalars()
+    return sorted(ids)
+
+
+def run(
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    limit: int | None = None,
+    workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """One run of the batch. dry_run: plan and report only; nothing is written or sent."""
+    summary = RunSummary()
+    with db.transaction() as session:
+        if dry_run:
+            summary.planned = plan_sends(session, now=now, write=False).counts
+            return summary
+        summary.uncertain_found = mark_uncertain(session)
+    with db.transaction() as session:
+        summary.planned = plan_sends(session, now=now).counts
+    budget = _Budget(limit)
+    threads = [
+        threading.Thread(target=_work, args=(f"{_host()}-{n}", now, summary, budget, progress), daemon=True)
+        for n in range(max(1, workers))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return summary
+
+
+class _Budget:
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit
+        self.lock = threading.Lock()
+
+    def take(self, wanted: int) -> int:
+        with self.lock:
+            if self.left is None:
+                return wanted
+            granted = min(wanted, self.left)
+            self.left -= granted
+            return granted
+
+
+def _host() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _work(
+    worker: str, now: datetime, summary: RunSummary, budget: _Budget, progress: Callable[[str], None] | None
+) -> None:
+    while (size := budget.take(BATCH)) > 0:
+        with db.transaction() as session:
+            ids = claim(session, now=now, worker=worker, limit=size)
+        if not ids:
+            return
+        for send_id in ids:
+            outcome = process(send_id, now=now, worker=worker)
+            summary.count(outcome.status, outcome.reasons if outcome.status == "blocked" else ())
+            if progress:
+                why = f": {'; '.join(outcome.reasons)}" if outcome.reasons else ""
+                progress(f"{outcome.status:9} {outcome.send_key}{why}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    send_key: str
+    status: str
+    reasons: tuple[str, ...] = ()
+
+
+def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
+    """Check one claimed row and, if all is well, send it: ledger first, message second."""
+    with db.transaction() as session:
+        send = session.get(Send, send_id, with_for_update=True)
+        if send is None or send.leased_by != worker or send.status not in CLAIMABLE:
+            return Outcome(send.send_key if send else str(send_id), "skipped", ("taken by another run",))
+        step = session.get(DunningStep, send.step_id)
+        assert step is not None
+        facts = gather_facts(session, send, step, now=now)
+        if facts.nothing_due:
+            return _close(session, send, "skipped", ("nothing is overdue any more",))
+        message = compose(session, send, step, facts)
+        if message.error:
+            return _close(session, send, "failed", (message.error,))
+        decision = guard(session, facts, step.channel, now=now)
+        if not decision.allowed:
+            return _block(session, send, facts, decision.reasons, decision.retry_at or now + timedelta(days=1))
+        if step.channel == "call":
+            return _task(session, send, facts, message.subject, message.text, now)
+        send.status, send.attempts = "sending", send.attempts + 1
+        send.contact_id, send.address = facts.contact_id, facts.address
+        send.subject, send.body = message.subject, message.text
+        send.invoice_ids, send.fingerprint = list(facts.invoice_ids), facts.fingerprint
+        send.updated_at = datetime.now(UTC)
+        key, attempts = send.send_key, send.attempts
+    # Committed as "sending": from here a crash leaves a row the next run marks uncertain.
+    try:
+        provider_id = _channel(step.channel).send(Outgoing(key, facts.address or "", message.subject, message.text))
+    except ChannelError as error:
+        with db.transaction() as session:
+            send = session.get(Send, send_id, with_for_update=True)
+            assert send is not None
+            if error.transient and attempts < MAX_ATTEMPTS:
+                send.status, send.next_attempt_at = "planned", now + BACKOFF * attempts
+                send.reasons = [{"code": "retry", "text": f"attempt {attempts} failed: {error}"}]
+                send.lease_until = None
+                return Outcome(key, "retry", (str(error),))
+            send.status, send.reasons = "failed", [{"code": "failed", "text": str(error)}]
+            return Outcome(key, "failed", (str(error),))
+    with db.transaction() as session:
+        send = session.get(Send, send_id, with_for_update=True)
+        assert send is not None
+        send.status, send.provider_message_id, send.sent_at = "sent", provider_id, datetime.now(UTC)
+        send.reasons, send.lease_until = [], None
+        add_to_timeline(
+            session,
+            _batch_actor(),
+            send.customer_id,
+            NewActivity(
+                kind=step.channel,
+                channel=step.channel,
+                direction="outbound",
+                contact_id=facts.contact_id,
+                summary=f"{step.stage.replace('_', ' ').capitalize()} sent to {facts.address}: {message.subject}",
+                details={"send_id": send.id, "send_key": key, "message_id": provider_id},
+                occurred_at=now,
+            ),
+        )
+    return Outcome(key, "sent")
+
+
+def _batch_actor() -> Any:
+    from core.roles import Actor
+
+    return Actor.system_process("remind")
+
+
+def _channel(channel: str) -> EmailChannel:
+    smtp = get_settings().smtp
+    if channel != "email":
+        raise ChannelError(f"{channel} is not connected yet", transient=False)
+    if smtp is None:
+        raise ChannelError("email is not configured (RECOUP_SMTP_HOST, RECOUP_MAIL_FROM)", transient=False)
+    return EmailChannel(smtp)
+
+
+def _close(session: Session, send: Send, status: str, reasons: tuple[str, ...]) -> Outcome:
+    send.status, send.lease_until = status, None
+    send.reasons = [{"code": status, "text": r} for r in reasons]
+    return Outcome(send.send_key, status, reasons)
+
+
+def _block(session: Session, send: Send, facts: SendFacts, reasons: tuple[str, ...], retry_at: datetime) -> Outcome:
+    """Not now: recorded with every reason and retried at the next allowed time, never dropped.
+    The timeline hears of it once per new set of reasons."""
+    texts = [r["text"] for r in send.reasons or []]
+    send.status, send.next_attempt_at, send.lease_until = "blocked", retry_at, None
+    send.reasons = [{"code": "blocked", "text": r} for r in reasons]
+    if list(reasons) != texts:
+        add_to_timeline(
+            session,
+            _batch_actor(),
+            send.customer_id,
+            NewActivity(
+                kind="blocked",
+                channel=send.channel if send.channel != "call" else None,
+                summary=(
+                    f"{send.channel.upper()} reminder not sent: {'; '.join(reasons)}. "
+                    f"Next try {retry_at:%d %b %H:%M} UTC"
+                ),
+                details={"send_id": send.id, "reasons": list(reasons)},
+            ),
+        )
+    return Outcome(send.send_key, "blocked", reasons)
+
+
+def _task(session: Session, send: Send, facts: SendFacts, title: str, script: str, now: datetime) -> Outcome:
+    task = Task(
+        customer_id=send.customer_id,
+        send_id=send.id,
+        kind="call",
+        title=title or "Call the customer",
+        script=script,
+        due_on=now.date(),
+        assigned_to=facts.collector_id,
+    )
+    session.add(task)
+    session.flush()
+    send.status, send.provider_message_id, send.sent_at, send.lease_until = "sent", f"task:{task.id}", now, None
+    add_to_timeline(
+        session,
+        _batch_actor(),
+        send.customer_id,
+        NewActivity(kind="task", summary=f"Call task for the collector: {task.title}", details={"task_id": task.id}),
+    )
+    return Outcome(send.send_key, "task")

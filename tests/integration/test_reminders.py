@@ -1,0 +1,225 @@
+"""The reminder batch against real PostgreSQL and a real SMTP server on loopback, on a fixed clock:
+one message per customer, step and currency; pauses and blocks recorded with reasons; retries."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core import config
+from core.models import Customer, MessageTemplate, Payment, Send, Task
+from core.money import Money
+from core.roles import Role
+from core.services import accounts, customers, disputes, plans, promises, reminders
+from core.services.dunning import NewStep, create_sequence
+from core.services.plans import PlanRequest
+from tests.factories import SYSTEM, make_customer, make_invoice, make_user
+from tests.smtp import SmtpSink
+
+# A Tuesday, 10:00 in Manila (02:00 UTC): within every market's hours there.
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+TODAY = NOW.date()
+EMAIL_BODY = "Dear {{ customer.name }}, please pay. {{ opt_out }}"
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    sink = SmtpSink().start()
+    for key, value in sink.env.items():
+        monkeypatch.setenv(key, value)
+    config.get_settings.cache_clear()
+    yield sink
+    sink.stop()
+    config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def sequence(session):
+    sequence_id = create_sequence(
+        session,
+        SYSTEM,
+        name=f"Test {datetime.now().timestamp()}",
+        steps=[
+            NewStep(offset_days=3, channel="email", stage="reminder"),
+            NewStep(offset_days=20, channel="email", stage="firm"),
+            NewStep(offset_days=45, channel="call", stage="final_notice"),
+        ],
+    )
+    for key in ("reminder", "firm", "final_notice"):
+        for channel in ("email", "call"):
+            session.add(
+                MessageTemplate(
+                    key=key,
+                    channel=channel,
+                    language="en",
+                    subject=f"{key} for {{{{ customer.name }}}}",
+                    body=EMAIL_BODY,
+                    updated_by="tests",
+                )
+            )
+    session.flush()
+    return sequence_id
+
+
+def debtor(session, sequence_id, *, days_overdue=5, amount="1357.91", **kwargs):
+    customer_id = make_customer(session, **kwargs)
+    session.get(Customer, customer_id).sequence_id = sequence_id
+    invoice_id = make_invoice(session, customer_id, amount=amount, due_in_days=-days_overdue, as_of=TODAY)
+    return customer_id, invoice_id
+
+
+def sends_of(session, customer_id):
+    session.expire_all()
+    return list(session.scalars(select(Send).where(Send.customer_id == customer_id).order_by(Send.id)))
+
+
+def test_a_due_step_is_sent_once_and_a_second_run_sends_nothing(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence)
+
+    first = reminders.run(now=NOW)
+    second = reminders.run(now=NOW + timedelta(hours=1))
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "sent" and send.provider_message_id.startswith("<")
+    address = send.address
+    assert len(smtp.inbox.to(address)) == 1
+    assert first.outcomes["sent"] >= 1 and second.outcomes["sent"] == 0
+    mail = smtp.inbox.to(address)[0]
+    assert mail["Message-ID"] == send.provider_message_id
+    assert "reminder for Customer" in mail["Subject"]
+    timeline = accounts.account_timeline(session, SYSTEM, customer_id, kinds=("email",))
+    assert any("Reminder sent to" in entry.summary for entry in timeline)
+
+
+def test_one_message_covers_every_overdue_invoice_of_a_currency(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence, days_overdue=6)
+    make_invoice(session, customer_id, amount="250.00", due_in_days=-4, as_of=TODAY)
+    make_invoice(session, customer_id, amount="90.00", currency="USD", due_in_days=-4, as_of=TODAY)
+
+    reminders.run(now=NOW)
+
+    rows = sends_of(session, customer_id)
+    assert sorted(s.currency for s in rows) == ["PHP", "USD"]
+    php = next(s for s in rows if s.currency == "PHP")
+    assert len(php.invoice_ids) == 2
+
+
+def test_the_batch_down_for_weeks_sends_the_latest_step_and_skips_the_earlier(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence, days_overdue=25)
+
+    reminders.run(now=NOW)
+
+    statuses = {(s.status, s.reasons[0]["text"] if s.reasons else "") for s in sends_of(session, customer_id)}
+    assert ("sent", "") in statuses
+    assert any(status == "skipped" and "superseded" in why for status, why in statuses)
+
+
+def test_holds_disputes_plans_and_promises_stop_the_reminder_with_a_reason(session, smtp, sequence):
+    held, _ = debtor(session, sequence)
+    customers.set_flag(session, SYSTEM, held, "bankrupt", on=True, why="Chapter 7")
+    disputed, invoice = debtor(session, sequence)
+    disputes.open_dispute(session, SYSTEM, invoice, category="not_delivered")
+    planned, _ = debtor(session, sequence)
+    plans.create_plan(
+        session,
+        make_user(session, Role.MANAGER).as_actor(),
+        planned,
+        PlanRequest(currency="PHP", instalments=2, frequency="monthly", first_due_on=date.today()),
+    )
+    promised, _ = debtor(session, sequence)
+    promises.make_promise(
+        session, SYSTEM, promised, amount=Money("1000", "PHP"), due_on=date.today() + timedelta(days=5)
+    )
+
+    reminders.run(now=NOW)
+
+    assert [(s.status, s.reasons[0]["text"]) for s in sends_of(session, held)] == [("blocked", "bankrupt")]
+    assert sends_of(session, disputed) == []  # nothing undisputed is owed: no step is due
+    assert sends_of(session, planned)[0].reasons[0]["text"] == "on a current payment plan"
+    assert "promised to pay" in sends_of(session, promised)[0].reasons[0]["text"]
+    blocked = accounts.account_timeline(session, SYSTEM, held, kinds=("blocked",))
+    assert blocked and "bankrupt" in blocked[0].summary
+    assert smtp.inbox.messages == [] or all(
+        m["To"] not in {s.address for c in (held, planned, promised) for s in sends_of(session, c)}
+        for m in smtp.inbox.messages
+    )
+
+
+def test_an_unmatched_payment_of_the_amount_owed_holds_the_reminder(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence, amount="777.77")
+    session.add(  # the payer is unknown: it waits in unapplied payments
+        Payment(
+            customer_id=None,
+            source="bank",
+            reference=f"TRF {customer_id}",
+            received_on=TODAY,
+            currency="PHP",
+            amount=Decimal("777.77"),
+            method="bank_transfer",
+        )
+    )
+    session.flush()
+
+    reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "blocked"
+    assert "possible payment received" in send.reasons[0]["text"]
+
+
+def test_smtp_down_is_retried_later_and_goes_out_once_the_server_is_back(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence)
+    smtp.stop()
+
+    down = reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert (send.status, send.attempts) == ("planned", 1)
+    assert down.outcomes["retry"] >= 1
+    smtp.start()
+    reminders.run(now=NOW + timedelta(minutes=10))
+    [send] = sends_of(session, customer_id)
+    assert send.status == "sent"
+    assert len(smtp.inbox.to(send.address)) == 1
+
+
+def test_quiet_hours_block_the_send_and_it_goes_at_the_next_allowed_time(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence, country="US", time_zone="America/New_York")
+    night = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # 02:00 in New York
+
+    reminders.run(now=night)
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "blocked"
+    assert send.next_attempt_at == datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # 08:00 EST
+    reminders.run(now=datetime(2026, 11, 24, 13, 5, tzinfo=UTC))
+    assert sends_of(session, customer_id)[0].status == "sent"
+
+
+def test_the_call_step_becomes_a_task_for_the_collector(session, smtp, sequence):
+    collector = make_user(session, Role.COLLECTOR)
+    customer_id, _ = debtor(session, sequence, days_overdue=50, collector_id=collector.id)
+
+    reminders.run(now=NOW)
+
+    task = session.scalars(select(Task).where(Task.customer_id == customer_id)).one()
+    assert (task.kind, task.assigned_to) == ("call", collector.id)
+    assert "Dear" in task.script
+
+
+def test_a_sandbox_escape_in_a_template_fails_the_send_with_the_reason(session, smtp, sequence):
+    template = session.scalars(
+        select(MessageTemplate).where(MessageTemplate.key == "reminder", MessageTemplate.channel == "email")
+    ).first()
+    template.body = "{{ ''.__class__.__mro__[1].__subclasses__() }} {{ opt_out }}"
+    customer_id, _ = debtor(session, sequence)
+
+    reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "failed"
+    assert "sandbox" in send.reasons[0]["text"].lower() or "unsafe" in send.reasons[0]["text"].lower()
+    assert smtp.inbox.to(send.address or "nobody") == []
