@@ -254,7 +254,7 @@ def guard(session: Session, facts: SendFacts, channel: str, *, now: datetime) ->
     assert facts.request is not None
     rules = compliance.rules_for(facts.country, setting_value(session, "contact_rules"))
     decision = compliance.decide(facts.request, rules, now=now)
-    reasons += [r.text for r in decision.reasons]
+    reasons = list(dict.fromkeys([*reasons, *(r.text for r in decision.reasons)]))  # a flag is named once
     return Verdict(
         not reasons, tuple(reasons), decision.retry_at if not facts.paused and not facts.possible_payment else None
     )

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 BATCH = 20
 MAX_ATTEMPTS = 4
 BACKOFF = timedelta(minutes=5)  # times the attempt number
-CLAIMABLE = ("planned", "approved", "blocked")
+CLAIMABLE = ("planned", "approved", "blocked", "draft")
 
 
 @dataclass
@@ -80,7 +80,11 @@ def claim(session: Session, *, now: datetime, worker: str, limit: int) -> list[i
             UPDATE sends SET lease_until = clock_timestamp() + make_interval(secs => :lease), leased_by = :worker
             WHERE id IN (
                 SELECT id FROM sends
-                WHERE status IN ('planned', 'approved', 'blocked') AND next_attempt_at <= :now
+                WHERE (
+                    status IN ('planned', 'blocked', 'draft') AND next_attempt_at <= :now
+                    OR status = 'approved'  -- a manager said send it: at the next run
+                    OR status = 'planned' AND next_attempt_at IS NULL  -- a manager asked to resend
+                )
                   AND (lease_until IS NULL OR lease_until < clock_timestamp())
                 ORDER BY next_attempt_at, id
                 LIMIT :limit
@@ -178,9 +182,21 @@ def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
         facts = gather_facts(session, send, step, now=now)
         if facts.nothing_due:
             return _close(session, send, "skipped", ("nothing is overdue any more",))
+        if send.status == "approved" and send.fingerprint and send.fingerprint != facts.fingerprint:
+            return _close(session, send, "skipped", ("the invoices changed since the draft was approved: not sent",))
         message = compose(session, send, step, facts)
         if message.error:
             return _close(session, send, "failed", (message.error,))
+        if send.status == "draft":  # prepared for a manager to read and approve; it waits until then
+            send.subject, send.body, send.address, send.contact_id = (
+                message.subject,
+                message.text,
+                facts.address,
+                facts.contact_id,
+            )
+            send.invoice_ids, send.fingerprint = list(facts.invoice_ids), facts.fingerprint
+            send.next_attempt_at, send.lease_until = None, None
+            return Outcome(send.send_key, "draft")
         decision = guard(session, facts, step.channel, now=now)
         if not decision.allowed:
             return _block(session, send, facts, decision.reasons, decision.retry_at or now + timedelta(days=1))

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from core import config
+from core.errors import Conflict
 from core.models import Customer, MessageTemplate, Payment, Send, Task
 from core.money import Money
 from core.roles import Role
-from core.services import accounts, customers, disputes, plans, promises, reminders
+from core.services import accounts, customers, disputes, plans, promises, reminders, send_review
 from core.services.dunning import NewStep, create_sequence
 from core.services.plans import PlanRequest
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
@@ -223,3 +224,90 @@ def test_a_sandbox_escape_in_a_template_fails_the_send_with_the_reason(session, 
     assert send.status == "failed"
     assert "sandbox" in send.reasons[0]["text"].lower() or "unsafe" in send.reasons[0]["text"].lower()
     assert smtp.inbox.to(send.address or "nobody") == []
+
+
+@pytest.fixture
+def approval_sequence(session):
+    sequence_id = create_sequence(
+        session,
+        SYSTEM,
+        name=f"Approval {datetime.now().timestamp()}",
+        steps=[NewStep(offset_days=3, channel="email", stage="firm", mode="approval")],
+    )
+    session.add(
+        MessageTemplate(key="firm", channel="email", language="en", subject="Firm", body=EMAIL_BODY, updated_by="t")
+    )
+    session.flush()
+    return sequence_id
+
+
+def test_an_approval_step_prepares_a_draft_that_goes_out_only_once_approved(session, smtp, approval_sequence):
+    manager = make_user(session, Role.MANAGER).as_actor()
+    customer_id, _ = debtor(session, approval_sequence)
+
+    reminders.run(now=NOW)
+    [draft] = sends_of(session, customer_id)
+    assert (draft.status, draft.fingerprint != "", "please pay" in draft.body) == ("draft", True, True)
+    assert smtp.inbox.to(draft.address) == []
+
+    send_review.approve_drafts(session, manager, [draft.id])
+    reminders.run(now=NOW + timedelta(minutes=15))
+
+    [sent] = sends_of(session, customer_id)
+    assert (sent.status, sent.approved_by) == ("sent", manager.username)
+    assert len(smtp.inbox.to(sent.address)) == 1
+
+
+def test_a_draft_whose_invoices_changed_after_it_was_prepared_is_refused(session, smtp, approval_sequence):
+    manager = make_user(session, Role.MANAGER).as_actor()
+    customer_id, _ = debtor(session, approval_sequence)
+    reminders.run(now=NOW)
+    [draft] = sends_of(session, customer_id)
+    make_invoice(session, customer_id, amount="50.00", due_in_days=-4, as_of=TODAY)  # owed more since
+
+    send_review.approve_drafts(session, manager, [draft.id])
+    reminders.run(now=NOW + timedelta(minutes=15))
+
+    [refused] = sends_of(session, customer_id)
+    assert refused.status == "skipped"
+    assert "invoices changed" in refused.reasons[0]["text"]
+    assert smtp.inbox.to(refused.address) == []
+
+
+def test_a_manager_resends_or_dismisses_a_send_that_needs_attention(session, smtp, sequence):
+    manager = make_user(session, Role.MANAGER).as_actor()
+    first, _ = debtor(session, sequence)
+    second, _ = debtor(session, sequence)
+    reminders.run(now=NOW)
+    for customer_id in (first, second):
+        [send] = sends_of(session, customer_id)
+        send.status = "uncertain"  # as a killed run leaves it
+        session.flush()
+    attention = {line.customer_id for line in send_review.list_sends(session, manager, statuses=("uncertain",))}
+    assert {first, second} <= attention
+
+    send_review.resolve_uncertain(session, manager, sends_of(session, first)[0].id, resend=True)
+    send_review.resolve_uncertain(
+        session, manager, sends_of(session, second)[0].id, resend=False, note="Checked: it arrived"
+    )
+    reminders.run(now=NOW + timedelta(minutes=30))
+
+    assert sends_of(session, first)[0].status == "sent"
+    assert len(smtp.inbox.to(sends_of(session, first)[0].address)) == 2  # resent on purpose
+    assert sends_of(session, second)[0].status == "dismissed"
+    with pytest.raises(Conflict):
+        send_review.resolve_uncertain(session, manager, sends_of(session, second)[0].id, resend=True)
+
+
+def test_the_blocked_contacts_report_counts_sends_by_reason(session, smtp, sequence):
+    manager = make_user(session, Role.MANAGER).as_actor()
+    held, _ = debtor(session, sequence)
+    customers.set_flag(session, SYSTEM, held, "deceased", on=True, why="Family informed us")
+
+    reminders.run(now=NOW)
+
+    assert any(reason == "deceased" and count >= 1 for reason, count in send_review.blocked_reasons(session, manager))
+    [line] = [
+        line for line in send_review.list_sends(session, manager, statuses=("blocked",)) if line.customer_id == held
+    ]
+    assert line.reasons == ("deceased",)
