@@ -117,22 +117,29 @@ def remind(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("core").addHandler(handler)
-    logging.getLogger("core").setLevel(logging.INFO)
+    run_log = logging.getLogger("recoup.remind")  # to the file only: the terminal gets the summary
+    run_log.addHandler(handler)
+    run_log.setLevel(logging.INFO)
+    run_log.propagate = False
     say = (lambda line: None) if quiet else typer.echo
-    result = reminders.run(now=moment, dry_run=dry_run, limit=limit, workers=workers, progress=say)
+
+    def progress(line: str) -> None:
+        run_log.info(line)
+        say(line)
+
+    result = reminders.run(now=moment, dry_run=dry_run, limit=limit, workers=workers, progress=progress)
     planned = ", ".join(f"{n} {status}" for status, n in sorted(result.planned.items())) or "nothing new"
     typer.echo(f"{'would plan' if dry_run else 'planned'}: {planned}")
     if not dry_run:
         outcomes = ", ".join(f"{n} {what}" for what, n in sorted(result.outcomes.items())) or "nothing to send"
         typer.echo(f"this run: {outcomes}")
-        for reason, n in result.blocked.most_common():
-            typer.echo(f"  blocked {n}× {reason}")
+        for code, n in result.blocked.most_common():
+            typer.echo(f"  blocked {n}× {code.replace('_', ' ')}")
         if result.uncertain_found:
             typer.echo(
                 f"{result.uncertain_found} left 'sending' by an earlier run marked uncertain: see Needs attention"
             )
-    logging.getLogger("core").info("remind %s: %s", moment.isoformat(), dict(result.outcomes))
+    run_log.info("remind %s: planned %s, outcomes %s", moment.isoformat(), dict(result.planned), dict(result.outcomes))
     if result.failed:
         raise typer.Exit(1)
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from core.demo_dunning import seed_dunning
 from core.demo_markets import Market, People, invoice_amount, payment_method, phone, pick_market, slug
 from core.demo_plans import seed_plans
 from core.money import Money
@@ -88,6 +89,7 @@ def seed_demo(
         if progress:
             progress(1)
     payments += seed_plans(session, staff, seeded, as_of=as_of)
+    seed_dunning(session, system)
     return DemoResult(logins, customer_count, invoices, payments)
 
 

@@ -236,25 +236,28 @@ def _history(session: Session, customer_id: int, now: datetime) -> tuple[complia
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[compliance.Reason, ...]  # a stable code (for the report) and the text (for the timeline)
     retry_at: datetime | None
 
 
 def guard(session: Session, facts: SendFacts, channel: str, *, now: datetime) -> Verdict:
     """Every reason this reminder may not go out now, and when to try again (None: tomorrow)."""
-    reasons: list[str] = []
+    reasons: list[compliance.Reason] = []
     if facts.paused:
-        reasons.append(facts.paused)
+        code = "on_plan" if "plan" in facts.paused else "promise_pending" if "promised" in facts.paused else "flagged"
+        reasons.append(compliance.Reason(code, facts.paused))
     if facts.possible_payment:
-        reasons.append(facts.possible_payment)
+        reasons.append(compliance.Reason("possible_payment", facts.possible_payment))
     if channel == "call":
         return Verdict(not reasons, tuple(reasons), None)
     if facts.address is None:
-        return Verdict(False, (*reasons, f"no contact with an address for {channel}"), None)
+        return Verdict(
+            False, (*reasons, compliance.Reason("no_address", f"no contact with an address for {channel}")), None
+        )
     assert facts.request is not None
     rules = compliance.rules_for(facts.country, setting_value(session, "contact_rules"))
     decision = compliance.decide(facts.request, rules, now=now)
-    reasons = list(dict.fromkeys([*reasons, *(r.text for r in decision.reasons)]))  # a flag is named once
-    return Verdict(
-        not reasons, tuple(reasons), decision.retry_at if not facts.paused and not facts.possible_payment else None
-    )
+    named = {r.text for r in reasons}
+    reasons += [r for r in decision.reasons if r.text not in named]  # a flag is named once
+    waits = facts.paused or facts.possible_payment  # those clear on their own day, not at an hour
+    return Verdict(not reasons, tuple(reasons), None if waits else decision.retry_at)

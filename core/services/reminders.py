@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core import db
 from core.channels import ChannelError, EmailChannel, Outgoing
+from core.compliance import Reason
 from core.config import get_settings
 from core.models import DunningStep, Send, Task
 from core.services.activities import NewActivity, add_to_timeline
@@ -37,7 +38,7 @@ CLAIMABLE = ("planned", "approved", "blocked", "draft")
 class RunSummary:
     planned: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
-    blocked: Counter[str] = field(default_factory=Counter)  # by reason
+    blocked: Counter[str] = field(default_factory=Counter)  # by reason code
     uncertain_found: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -158,7 +159,7 @@ def _work(
             return
         for send_id in ids:
             outcome = process(send_id, now=now, worker=worker)
-            summary.count(outcome.status, outcome.reasons if outcome.status == "blocked" else ())
+            summary.count(outcome.status, outcome.codes)
             if progress:
                 why = f": {'; '.join(outcome.reasons)}" if outcome.reasons else ""
                 progress(f"{outcome.status:9} {outcome.send_key}{why}")
@@ -169,6 +170,7 @@ class Outcome:
     send_key: str
     status: str
     reasons: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()  # the blocked reasons' stable codes, for the run's summary
 
 
 def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
@@ -199,9 +201,11 @@ def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
             return Outcome(send.send_key, "draft")
         decision = guard(session, facts, step.channel, now=now)
         if not decision.allowed:
-            return _block(session, send, facts, decision.reasons, decision.retry_at or now + timedelta(days=1))
+            return _block(session, send, decision.reasons, decision.retry_at or now + timedelta(days=1))
         if step.channel == "call":
             return _task(session, send, facts, message.subject, message.text, now)
+        if (missing := unconnected(step.channel)) is not None:  # waits, with its reason, until it is
+            return _block(session, send, (Reason("channel_unavailable", missing),), now + timedelta(days=1))
         send.status, send.attempts = "sending", send.attempts + 1
         send.contact_id, send.address = facts.contact_id, facts.address
         send.subject, send.body = message.subject, message.text
@@ -250,6 +254,15 @@ def _batch_actor() -> Any:
     return Actor.system_process("remind")
 
 
+def unconnected(channel: str) -> str | None:
+    """Why a channel cannot send from this installation (None: it can)."""
+    if channel in ("sms", "letter"):
+        return f"the {channel} channel is not connected in this installation yet"
+    if channel == "email" and get_settings().smtp is None:
+        return "email is not configured (RECOUP_SMTP_HOST, RECOUP_MAIL_FROM)"
+    return None
+
+
 def _channel(channel: str) -> EmailChannel:
     smtp = get_settings().smtp
     if channel != "email":
@@ -265,28 +278,28 @@ def _close(session: Session, send: Send, status: str, reasons: tuple[str, ...]) 
     return Outcome(send.send_key, status, reasons)
 
 
-def _block(session: Session, send: Send, facts: SendFacts, reasons: tuple[str, ...], retry_at: datetime) -> Outcome:
+def _block(session: Session, send: Send, reasons: tuple[Reason, ...], retry_at: datetime) -> Outcome:
     """Not now: recorded with every reason and retried at the next allowed time, never dropped.
     The timeline hears of it once per new set of reasons."""
-    texts = [r["text"] for r in send.reasons or []]
+    texts = tuple(r.text for r in reasons)
+    earlier = tuple(r.get("text", "") for r in send.reasons or [])
     send.status, send.next_attempt_at, send.lease_until = "blocked", retry_at, None
-    send.reasons = [{"code": "blocked", "text": r} for r in reasons]
-    if list(reasons) != texts:
+    send.reasons = [{"code": r.code, "text": r.text} for r in reasons]
+    if texts != earlier:
         add_to_timeline(
             session,
             _batch_actor(),
             send.customer_id,
             NewActivity(
                 kind="blocked",
-                channel=send.channel if send.channel != "call" else None,
+                channel=send.channel,
                 summary=(
-                    f"{send.channel.upper()} reminder not sent: {'; '.join(reasons)}. "
-                    f"Next try {retry_at:%d %b %H:%M} UTC"
+                    f"{send.channel.upper()} reminder not sent: {'; '.join(texts)}. Next try {retry_at:%d %b %H:%M} UTC"
                 ),
-                details={"send_id": send.id, "reasons": list(reasons)},
+                details={"send_id": send.id, "reasons": send.reasons},
             ),
         )
-    return Outcome(send.send_key, "blocked", reasons)
+    return Outcome(send.send_key, "blocked", texts, tuple(r.code for r in reasons))
 
 
 def _task(session: Session, send: Send, facts: SendFacts, title: str, script: str, now: datetime) -> Outcome:
