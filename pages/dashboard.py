@@ -8,7 +8,8 @@ import streamlit as st
 
 from core import db
 from core.aging import BUCKETS
-from core.services import plans, promises
+from core.errors import RecoupError
+from core.services import plans, promises, tasks
 from core.services.dashboard import book_summary
 from ui import fmt
 from ui.auth import require_page
@@ -62,6 +63,24 @@ if plan_events:
         )
     if len(plan_events) > 20:
         st.caption(f"…and {len(plan_events) - 20} more on the Payment plans page.")
+
+with db.transaction() as session:
+    todo = tasks.open_tasks(session, user.as_actor())
+if todo:
+    st.subheader("Tasks")
+    st.caption(f"{len(todo)} open: calls the reminder sequences asked for instead of another message.")
+    for task in todo[:20]:
+        with st.expander(f"{task.customer} · {task.title} · due {task.due_on:%d %b %Y}", key=f"task_{task.task_id}"):
+            st.page_link("pages/account.py", label="Open the account", query_params={"id": str(task.customer_id)})
+            st.text(task.script)
+            if st.button("Mark done", key=f"task_done_{task.task_id}"):
+                try:
+                    with db.transaction() as session:
+                        tasks.complete_task(session, user.as_actor(), task.task_id)
+                except RecoupError as error:
+                    st.error(str(error))
+                else:
+                    st.rerun()
 
 counts = st.columns(4)
 counts[0].metric("Customers", f"{book.customers:,}")

@@ -14,7 +14,7 @@ from core.errors import Conflict
 from core.models import Customer, MessageTemplate, Payment, Send, Task
 from core.money import Money
 from core.roles import Role
-from core.services import accounts, customers, disputes, plans, promises, reminders, send_review
+from core.services import accounts, customers, disputes, plans, promises, reminders, send_review, tasks
 from core.services.dunning import NewStep, create_sequence
 from core.services.plans import PlanRequest
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
@@ -311,3 +311,16 @@ def test_the_blocked_contacts_report_counts_sends_by_reason(session, smtp, seque
         line for line in send_review.list_sends(session, manager, statuses=("blocked",)) if line.customer_id == held
     ]
     assert line.reasons == ("deceased",)
+
+
+def test_a_collector_sees_the_call_task_and_marks_it_done(session, smtp, sequence):
+    collector = make_user(session, Role.COLLECTOR)
+    customer_id, _ = debtor(session, sequence, days_overdue=50, collector_id=collector.id)
+    reminders.run(now=NOW)
+
+    [task] = [t for t in tasks.open_tasks(session, collector.as_actor()) if t.customer_id == customer_id]
+    tasks.complete_task(session, collector.as_actor(), task.task_id)
+
+    assert customer_id not in {t.customer_id for t in tasks.open_tasks(session, collector.as_actor())}
+    with pytest.raises(Conflict):
+        tasks.complete_task(session, collector.as_actor(), task.task_id)
