@@ -29,6 +29,20 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """Which gateway texts go through. url is the API base, so tests can point it at a local server."""
+
+    provider: str  # "generic", "semaphore" or "twilio"
+    url: str
+    token: str  # API key; for Twilio "AccountSid:AuthToken"
+    sender: str  # sender name or from number, as the gateway knows it
+    timeout: float = 10.0  # seconds, for connecting and again for the answer
+
+
+SMS_DEFAULT_URLS = {"semaphore": "https://api.semaphore.co", "twilio": "https://api.twilio.com"}
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     database_url: str | None
@@ -40,7 +54,8 @@ class Settings:
     import_max_mb: float = 200.0  # the app's upload limit (.streamlit/config.toml) is the same
     # Where account documents go: None keeps them in the database (the default, backed up with it).
     documents_dir: Path | None = None
-    smtp: SmtpSettings | None = None  # None: email steps fail with "email is not configured"
+    smtp: SmtpSettings | None = None  # None: email steps wait with "email is not configured"
+    sms: SmsSettings | None = None  # None: SMS steps wait with "not connected"
 
     @property
     def import_dir(self) -> Path:
@@ -116,7 +131,22 @@ def get_settings() -> Settings:
         import_max_mb=_number(value("RECOUP_IMPORT_MAX_MB", "200"), "RECOUP_IMPORT_MAX_MB"),
         documents_dir=Path(folder).resolve() if (folder := value("RECOUP_DOCUMENTS_DIR")) else None,
         smtp=_smtp(value),
+        sms=_sms(value),
     )
+
+
+def _sms(value: Callable[[str, str | None], str | None]) -> SmsSettings | None:
+    provider = value("RECOUP_SMS_PROVIDER", None)
+    if not provider:
+        return None
+    if provider not in ("generic", "semaphore", "twilio"):
+        raise ConfigError(f"RECOUP_SMS_PROVIDER must be generic, semaphore or twilio, not {provider!r}.")
+    url = value("RECOUP_SMS_URL", SMS_DEFAULT_URLS.get(provider))
+    token, sender = value("RECOUP_SMS_TOKEN", None), value("RECOUP_SMS_SENDER", None)
+    if not url or not token or not sender or token == PLACEHOLDER:
+        raise ConfigError("SMS needs RECOUP_SMS_URL (for generic), RECOUP_SMS_TOKEN and RECOUP_SMS_SENDER.")
+    timeout = _number(value("RECOUP_SMS_TIMEOUT", "10"), "RECOUP_SMS_TIMEOUT") or 10.0
+    return SmsSettings(provider=provider, url=url, token=token, sender=sender, timeout=timeout)
 
 
 def _smtp(value: Callable[[str, str | None], str | None]) -> SmtpSettings | None:

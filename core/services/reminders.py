@@ -18,7 +18,7 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from core import db
-from core.channels import ChannelError, EmailChannel, Outgoing
+from core.channels import Channel, ChannelError, EmailChannel, Outgoing
 from core.compliance import Reason
 from core.config import get_settings
 from core.models import DunningStep, Send, Task
@@ -26,6 +26,7 @@ from core.services.activities import NewActivity, add_to_timeline
 from core.services.dunning import plan_sends
 from core.services.reminder_facts import SendFacts, gather_facts, guard
 from core.services.reminder_messages import compose
+from core.sms import sms_channel
 
 log = logging.getLogger(__name__)
 BATCH = 20
@@ -256,20 +257,22 @@ def _batch_actor() -> Any:
 
 def unconnected(channel: str) -> str | None:
     """Why a channel cannot send from this installation (None: it can)."""
-    if channel in ("sms", "letter"):
-        return f"the {channel} channel is not connected in this installation yet"
+    if channel == "letter":
+        return "the letter channel is not connected in this installation yet"
+    if channel == "sms" and get_settings().sms is None:
+        return "SMS is not configured (RECOUP_SMS_PROVIDER, RECOUP_SMS_TOKEN, RECOUP_SMS_SENDER)"
     if channel == "email" and get_settings().smtp is None:
         return "email is not configured (RECOUP_SMTP_HOST, RECOUP_MAIL_FROM)"
     return None
 
 
-def _channel(channel: str) -> EmailChannel:
-    smtp = get_settings().smtp
-    if channel != "email":
-        raise ChannelError(f"{channel} is not connected yet", transient=False)
-    if smtp is None:
-        raise ChannelError("email is not configured (RECOUP_SMTP_HOST, RECOUP_MAIL_FROM)", transient=False)
-    return EmailChannel(smtp)
+def _channel(channel: str) -> Channel:
+    settings = get_settings()
+    if channel == "email" and settings.smtp is not None:
+        return EmailChannel(settings.smtp)
+    if channel == "sms" and settings.sms is not None:
+        return sms_channel(settings.sms)
+    raise ChannelError(unconnected(channel) or f"{channel} cannot be sent", transient=False)
 
 
 def _close(session: Session, send: Send, status: str, reasons: tuple[str, ...]) -> Outcome:

@@ -11,13 +11,14 @@ from sqlalchemy import select
 
 from core import config
 from core.errors import Conflict
-from core.models import Customer, MessageTemplate, Payment, Send, Task
+from core.models import Contact, Customer, MessageTemplate, Payment, Send, Task
 from core.money import Money
 from core.roles import Role
 from core.services import accounts, customers, disputes, plans, promises, reminders, send_review, tasks
 from core.services.dunning import NewStep, create_sequence
 from core.services.plans import PlanRequest
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
+from tests.sms_gateway import running_gateway
 from tests.smtp import SmtpSink
 
 # A Tuesday, 10:00 in Manila (02:00 UTC): within every market's hours there.
@@ -324,3 +325,36 @@ def test_a_collector_sees_the_call_task_and_marks_it_done(session, smtp, sequenc
     assert customer_id not in {t.customer_id for t in tasks.open_tasks(session, collector.as_actor())}
     with pytest.raises(Conflict):
         tasks.complete_task(session, collector.as_actor(), task.task_id)
+
+
+@pytest.fixture
+def gateway():
+    with running_gateway() as state:
+        yield state
+
+
+def test_an_sms_step_goes_through_the_gateway_with_the_send_key_and_counts_as_sent(session, smtp, gateway, monkeypatch):
+    monkeypatch.setenv("RECOUP_SMS_PROVIDER", "generic")
+    monkeypatch.setenv("RECOUP_SMS_URL", gateway.url)
+    monkeypatch.setenv("RECOUP_SMS_TOKEN", "test-token")
+    monkeypatch.setenv("RECOUP_SMS_SENDER", "RECOUP")
+    config.get_settings.cache_clear()
+    sequence_id = create_sequence(
+        session,
+        SYSTEM,
+        name=f"SMS {datetime.now().timestamp()}",
+        steps=[NewStep(offset_days=2, channel="sms", stage="reminder")],
+    )
+    customer_id, _ = debtor(session, sequence_id)
+    contact = session.scalars(select(Contact).where(Contact.customer_id == customer_id)).one()
+    contact.consent_sms = True
+    session.flush()
+    gateway.answer(202, {"id": "gw-1"})
+
+    reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert (send.status, send.provider_message_id) == ("sent", "gw-1")
+    [request] = gateway.seen
+    assert request.headers["Idempotency-Key"] == send.send_key
+    assert request.json()["to"] == send.address and "STOP" in request.json()["text"]
