@@ -39,6 +39,7 @@ PAGES = (
         ":material/account_balance_wallet:",
         frozenset({Role.MANAGER}),
     ),
+    PageSpec("workflows", "pages/workflows.py", "Workflows", ":material/campaign:", frozenset({Role.MANAGER})),
     PageSpec("admin", "pages/admin.py", "Admin", ":material/admin_panel_settings:", frozenset({Role.ADMIN})),
 )
 BY_KEY = {page.key: page for page in PAGES}

@@ -150,7 +150,7 @@ def gather_facts(session: Session, send: Send, step: DunningStep, *, now: dateti
 
 def _flag(customer: Customer, flag: str, today: date) -> bool:
     if flag == "on_hold":
-        return customer.on_hold and (customer.hold_until is None or customer.hold_until >= today)
+        return customer.on_hold and (customer.hold_until is None or customer.hold_until > today)  # resumes that day
     return bool(getattr(customer, flag))
 
 
@@ -245,7 +245,8 @@ def guard(session: Session, facts: SendFacts, channel: str, *, now: datetime) ->
     reasons: list[compliance.Reason] = []
     if facts.paused:
         code = "on_plan" if "plan" in facts.paused else "promise_pending" if "promised" in facts.paused else "flagged"
-        reasons.append(compliance.Reason(code, facts.paused))
+        if code != "flagged" or facts.request is None:  # the guard names each flag with its own code
+            reasons.append(compliance.Reason(code, facts.paused))
     if facts.possible_payment:
         reasons.append(compliance.Reason("possible_payment", facts.possible_payment))
     if channel == "call":

@@ -67,17 +67,23 @@ def list_sends(session: Session, actor: Actor, *, statuses: tuple[str, ...], lim
 
 
 def blocked_reasons(session: Session, actor: Actor) -> list[tuple[str, int]]:
-    """How many sends wait, per reason, most common first."""
+    """How many sends wait, per reason code (quiet hours, on hold…) with an example of its text,
+    most common first."""
     audit.require(actor, Permission.VIEW_ACCOUNTS, "send.list", "send")
     rows = session.execute(
         text(
             """
-            SELECT reason ->> 'text' AS reason, count(*) FROM sends, jsonb_array_elements(sends.reasons) AS reason
-            WHERE sends.status = 'blocked' GROUP BY 1 ORDER BY 2 DESC, 1
+            SELECT reason ->> 'code' AS code, min(reason ->> 'text') AS example, count(*)
+            FROM sends, jsonb_array_elements(sends.reasons) AS reason
+            WHERE sends.status = 'blocked' GROUP BY 1 ORDER BY 3 DESC, 1
             """
         )
     )
-    return [(reason or "", count) for reason, count in rows]
+    labels = []
+    for code, example, count in rows:
+        words = (code or "other").replace("_", " ")
+        labels.append((words if example == words else f"{words} (e.g. {example})", count))
+    return labels
 
 
 def _locked(session: Session, send_id: int) -> Send:
@@ -118,6 +124,8 @@ def approve_drafts(session: Session, actor: Actor, send_ids: list[int]) -> int:
         send = _locked(session, send_id)
         if send.status != "draft":
             raise Conflict(f"Send #{send_id} is {send.status}, not a draft: reload the list.")
+        if not send.fingerprint:
+            raise ValidationError(f"Draft #{send_id} is not written yet: the next run prepares it for you to read.")
         send.status, send.approved_by = "approved", actor.username
         send.next_attempt_at, send.updated_at = None, datetime.now(UTC)
         approved += 1

@@ -57,13 +57,14 @@ def test_wrong_password_is_refused_without_saying_why(app_server: AppServer, pag
     expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
 
 
-@pytest.mark.parametrize("path", ["admin", "dashboard", "plans"])
+@pytest.mark.parametrize("path", ["admin", "dashboard", "plans", "workflows"])
 def test_direct_url_on_a_fresh_server_shows_sign_in_not_data(fresh_server: AppServer, page: Page, path: str):
     page.goto(f"{fresh_server.url}/{path}")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.get_by_role("textbox", name="Password")).to_be_visible()
     expect(page.get_by_role("heading", name="Admin")).to_have_count(0)
     expect(page.get_by_role("heading", name="Payment plans")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Workflows")).to_have_count(0)
     expect(page.get_by_test_id("stMetric")).to_have_count(0)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 

@@ -53,20 +53,17 @@ def debtors(count: int) -> tuple[list[int], int]:
             name=f"Process test {tag}",
             steps=[NewStep(offset_days=2, channel="email", stage="reminder")],
         )
-        stored = select(MessageTemplate.id).where(
-            MessageTemplate.key == "reminder", MessageTemplate.channel == "email", MessageTemplate.language == "en"
-        )
-        if session.scalar(stored) is None:
-            session.add(
-                MessageTemplate(
-                    key="reminder",
-                    channel="email",
-                    language="en",
-                    subject="Reminder",
-                    body="Please pay. {{ opt_out }}",
-                    updated_by="tests",
-                )
+        # A template of this test's own: other tests' templates stay untouched.
+        session.add(
+            MessageTemplate(
+                key=f"process-{tag}",
+                channel="email",
+                language="en",
+                subject="Reminder",
+                body="Please pay. {{ opt_out }}",
+                updated_by="tests",
             )
+        )
         ids = []
         for _ in range(count):
             customer_id = make_customer(session)

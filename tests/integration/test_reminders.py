@@ -3,6 +3,7 @@ one message per customer, step and currency; pauses and blocks recorded with rea
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -25,6 +26,11 @@ from tests.smtp import SmtpSink
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 TODAY = NOW.date()
 EMAIL_BODY = "Dear {{ customer.name }}, please pay. {{ opt_out }}"
+TAG = uuid.uuid4().hex[:8]  # template keys of this module's own: other tests commit templates too
+
+
+def key(stage: str) -> str:
+    return f"{stage}-{TAG}"
 
 
 @pytest.fixture
@@ -45,19 +51,19 @@ def sequence(session):
         SYSTEM,
         name=f"Test {datetime.now().timestamp()}",
         steps=[
-            NewStep(offset_days=3, channel="email", stage="reminder"),
-            NewStep(offset_days=20, channel="email", stage="firm"),
-            NewStep(offset_days=45, channel="call", stage="final_notice"),
+            NewStep(offset_days=3, channel="email", stage="reminder", template_key=key("reminder")),
+            NewStep(offset_days=20, channel="email", stage="firm", template_key=key("firm")),
+            NewStep(offset_days=45, channel="call", stage="final_notice", template_key=key("final_notice")),
         ],
     )
-    for key in ("reminder", "firm", "final_notice"):
+    for stage in ("reminder", "firm", "final_notice"):
         for channel in ("email", "call"):
             session.add(
                 MessageTemplate(
-                    key=key,
+                    key=key(stage),
                     channel=channel,
                     language="en",
-                    subject=f"{key} for {{{{ customer.name }}}}",
+                    subject=f"{stage} for {{{{ customer.name }}}}",
                     body=EMAIL_BODY,
                     updated_by="tests",
                 )
@@ -214,7 +220,7 @@ def test_the_call_step_becomes_a_task_for_the_collector(session, smtp, sequence)
 
 def test_a_sandbox_escape_in_a_template_fails_the_send_with_the_reason(session, smtp, sequence):
     template = session.scalars(
-        select(MessageTemplate).where(MessageTemplate.key == "reminder", MessageTemplate.channel == "email")
+        select(MessageTemplate).where(MessageTemplate.key == key("reminder"), MessageTemplate.channel == "email")
     ).first()
     template.body = "{{ ''.__class__.__mro__[1].__subclasses__() }} {{ opt_out }}"
     customer_id, _ = debtor(session, sequence)
@@ -233,10 +239,12 @@ def approval_sequence(session):
         session,
         SYSTEM,
         name=f"Approval {datetime.now().timestamp()}",
-        steps=[NewStep(offset_days=3, channel="email", stage="firm", mode="approval")],
+        steps=[NewStep(offset_days=3, channel="email", stage="firm", mode="approval", template_key=key("approval"))],
     )
     session.add(
-        MessageTemplate(key="firm", channel="email", language="en", subject="Firm", body=EMAIL_BODY, updated_by="t")
+        MessageTemplate(
+            key=key("approval"), channel="email", language="en", subject="Firm", body=EMAIL_BODY, updated_by="t"
+        )
     )
     session.flush()
     return sequence_id

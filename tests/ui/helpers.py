@@ -28,6 +28,7 @@ PAGE_PATHS = {
     "plans": "pages/plans.py",
     "import": "pages/imports.py",
     "unapplied": "pages/unapplied.py",
+    "workflows": "pages/workflows.py",
     "admin": "pages/admin.py",
 }
 

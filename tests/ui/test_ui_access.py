@@ -16,6 +16,7 @@ TITLES = {
     "plans": "Payment plans",
     "import": "Import",
     "unapplied": "Unapplied payments",
+    "workflows": "Workflows",
     "admin": "Admin",
 }
 

@@ -1,0 +1,124 @@
+"""The Workflows page's tables: a sequence's steps, the new-sequence step editor and its rows turned
+into steps, the assignment rules and the send ledger's lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import ValidationError
+from core.models import DUNNING_CHANNELS, DUNNING_STAGES, STEP_MODES
+from core.services.dunning import NewStep
+from core.services.send_review import SendLine
+from core.services.workflows import RuleView, SequenceView
+from ui import fmt
+
+OFFSET, CHANNEL, STAGE, MODE = "Offset days", "Channel", "Stage", "Mode"
+BUSINESS_DAYS, ATTACH, TEMPLATE = "Business days", "Attach invoices", "Template key"
+# A new sequence starts as the usual three: a reminder, a firmer one, then a call.
+NEW_STEPS = [
+    {OFFSET: offset, CHANNEL: channel, STAGE: stage, MODE: "auto", BUSINESS_DAYS: False, ATTACH: attach, TEMPLATE: ""}
+    for offset, channel, stage, attach in (
+        (3, "email", "reminder", False),
+        (15, "email", "firm", True),
+        (30, "call", "final_notice", False),
+    )
+]
+
+
+def conditions_text(conditions: dict[str, Any]) -> str:
+    parts = [f"min overdue {c} {amount}" for c, amount in conditions.get("min_overdue", {}).items()]
+    for key, label in (("segments", "segment"), ("countries", "country"), ("risk_tiers", "risk")):
+        if conditions.get(key):
+            parts.append(f"{label} {' or '.join(map(str, conditions[key]))}")
+    return "; ".join(parts) or "—"
+
+
+def steps_frame(sequence: SequenceView) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "#": s.position,
+                OFFSET: s.offset_days,
+                CHANNEL: s.channel,
+                STAGE: s.stage,
+                MODE: s.mode,
+                BUSINESS_DAYS: s.business_days,
+                ATTACH: s.attach_invoices,
+                TEMPLATE: s.template_key,
+                "Conditions": conditions_text(s.conditions),
+            }
+            for s in sequence.steps
+        ]
+    )
+
+
+def step_editor_columns() -> dict[str, Any]:
+    return {
+        OFFSET: st.column_config.NumberColumn(
+            required=True, step=1, help="Days from the oldest open due date; negative: before it is due."
+        ),
+        CHANNEL: st.column_config.SelectboxColumn(options=DUNNING_CHANNELS, required=True),
+        STAGE: st.column_config.SelectboxColumn(options=DUNNING_STAGES, required=True),
+        MODE: st.column_config.SelectboxColumn(
+            options=STEP_MODES, required=True, default="auto", help="approval: the batch prepares a draft to approve."
+        ),
+        BUSINESS_DAYS: st.column_config.CheckboxColumn(default=False),
+        ATTACH: st.column_config.CheckboxColumn(default=False),
+        TEMPLATE: st.column_config.TextColumn(help="Empty: the stage's template."),
+    }
+
+
+def new_steps(frame: pd.DataFrame) -> list[NewStep]:
+    """The editor's rows as steps; the service checks channel, stage and mode."""
+    steps = []
+    for row in frame.to_dict("records"):
+        if pd.isna(row[OFFSET]):
+            raise ValidationError("Give every step its offset in days.")
+        steps.append(
+            NewStep(
+                offset_days=int(row[OFFSET]),
+                channel=str(row[CHANNEL] or ""),
+                stage=str(row[STAGE] or ""),
+                mode=str(row[MODE] or "auto"),
+                business_days=_ticked(row[BUSINESS_DAYS]),
+                attach_invoices=_ticked(row[ATTACH]),
+                template_key=str(row[TEMPLATE] or "").strip(),
+            )
+        )
+    return steps
+
+
+def _ticked(cell: Any) -> bool:
+    return False if pd.isna(cell) else bool(cell)  # a row added without touching the box: empty, not ticked
+
+
+def rules_frame(rules: list[RuleView]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"Order": r.position, "Segment": r.segment or "any", "Country": r.country or "any", "Sequence": r.sequence}
+            for r in rules
+        ]
+    )
+
+
+def sends_frame(lines: list[SendLine]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Send": s.send_id,
+                "Customer": s.customer,
+                STAGE: s.stage,
+                CHANNEL: s.channel,
+                "Currency": s.currency,
+                "Reasons": "; ".join(s.reasons),
+                "Attempts": s.attempts,
+                "Next try": fmt.when(s.next_attempt_at),
+                "Updated": fmt.when(s.updated_at),
+            }
+            for s in lines
+        ],
+        columns=["Send", "Customer", STAGE, CHANNEL, "Currency", "Reasons", "Attempts", "Next try", "Updated"],
+    )
