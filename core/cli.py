@@ -135,6 +135,8 @@ def remind(
         typer.echo(f"this run: {outcomes}")
         for code, n in result.blocked.most_common():
             typer.echo(f"  blocked {n}× {code.replace('_', ' ')}")
+        if result.letters_file:
+            typer.echo(f"{len(result.letters)} letter(s) to print: {result.letters_file}")
         if result.uncertain_found:
             typer.echo(
                 f"{result.uncertain_found} left 'sending' by an earlier run marked uncertain: see Needs attention"

@@ -21,11 +21,13 @@ from core import db
 from core.channels import Channel, ChannelError, EmailChannel, Outgoing
 from core.compliance import Reason
 from core.config import get_settings
+from core.letters import Letter
 from core.models import DunningStep, Send, Task
 from core.services.activities import NewActivity, add_to_timeline
 from core.services.dunning import plan_sends
 from core.services.reminder_facts import SendFacts, gather_facts, guard
-from core.services.reminder_messages import compose
+from core.services.reminder_letters import time_barred, write_batch, write_letter
+from core.services.reminder_messages import Message, compose
 from core.sms import sms_channel
 
 log = logging.getLogger(__name__)
@@ -41,13 +43,17 @@ class RunSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     blocked: Counter[str] = field(default_factory=Counter)  # by reason code
     uncertain_found: int = 0
+    letters: list[Letter] = field(default_factory=list)
+    letters_file: str | None = None  # the run's letters in one printable PDF
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count(self, outcome: str, reasons: tuple[str, ...] = ()) -> None:
+    def count(self, outcome: str, reasons: tuple[str, ...] = (), letter: Letter | None = None) -> None:
         with self._lock:
             self.outcomes[outcome] += 1
             for reason in reasons:
                 self.blocked[reason] += 1
+            if letter is not None:
+                self.letters.append(letter)
 
     @property
     def failed(self) -> bool:
@@ -126,6 +132,7 @@ def run(
         thread.start()
     for thread in threads:
         thread.join()
+    summary.letters_file = write_batch(summary.letters, now=now)
     return summary
 
 
@@ -160,7 +167,7 @@ def _work(
             return
         for send_id in ids:
             outcome = process(send_id, now=now, worker=worker)
-            summary.count(outcome.status, outcome.codes)
+            summary.count(outcome.status, outcome.codes, outcome.letter)
             if progress:
                 why = f": {'; '.join(outcome.reasons)}" if outcome.reasons else ""
                 progress(f"{outcome.status:9} {outcome.send_key}{why}")
@@ -172,6 +179,7 @@ class Outcome:
     status: str
     reasons: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()  # the blocked reasons' stable codes, for the run's summary
+    letter: Letter | None = None  # a letter written for the post, for the run's printable file
 
 
 def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
@@ -203,8 +211,12 @@ def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
         decision = guard(session, facts, step.channel, now=now)
         if not decision.allowed:
             return _block(session, send, decision.reasons, decision.retry_at or now + timedelta(days=1))
+        if step.stage == "legal_handover" and (barred := time_barred(session, facts, send.cycle)):
+            return _close(session, send, "skipped", (barred,))
         if step.channel == "call":
             return _task(session, send, facts, message.subject, message.text, now)
+        if step.channel == "letter":
+            return _post_letter(session, send, step, facts, message)
         if (missing := unconnected(step.channel)) is not None:  # waits, with its reason, until it is
             return _block(session, send, (Reason("channel_unavailable", missing),), now + timedelta(days=1))
         send.status, send.attempts = "sending", send.attempts + 1
@@ -257,8 +269,6 @@ def _batch_actor() -> Any:
 
 def unconnected(channel: str) -> str | None:
     """Why a channel cannot send from this installation (None: it can)."""
-    if channel == "letter":
-        return "the letter channel is not connected in this installation yet"
     if channel == "sms" and get_settings().sms is None:
         return "SMS is not configured (RECOUP_SMS_PROVIDER, RECOUP_SMS_TOKEN, RECOUP_SMS_SENDER)"
     if channel == "email" and get_settings().smtp is None:
@@ -303,6 +313,29 @@ def _block(session: Session, send: Send, reasons: tuple[Reason, ...], retry_at: 
             ),
         )
     return Outcome(send.send_key, "blocked", texts, tuple(r.code for r in reasons))
+
+
+def _post_letter(session: Session, send: Send, step: DunningStep, facts: SendFacts, message: Message) -> Outcome:
+    """A letter is done once its PDF is on the account: printing follows from the run's file."""
+    document_id, letter = write_letter(
+        session, _batch_actor(), send, facts, stage=step.stage, subject=message.subject, text=message.text
+    )
+    send.status, send.provider_message_id, send.sent_at = "sent", f"document:{document_id}", datetime.now(UTC)
+    send.subject, send.body, send.lease_until = message.subject, message.text, None
+    stage = step.stage.replace("_", " ").capitalize()
+    add_to_timeline(
+        session,
+        _batch_actor(),
+        send.customer_id,
+        NewActivity(
+            kind="letter",
+            channel="letter",
+            direction="outbound",
+            summary=f"{stage} letter written for the post: {message.subject}",
+            details={"send_id": send.id, "document_id": document_id},
+        ),
+    )
+    return Outcome(send.send_key, "letter", letter=letter)
 
 
 def _task(session: Session, send: Send, facts: SendFacts, title: str, script: str, now: datetime) -> Outcome:

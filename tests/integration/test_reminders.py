@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -366,3 +367,44 @@ def test_an_sms_step_goes_through_the_gateway_with_the_send_key_and_counts_as_se
     [request] = gateway.seen
     assert request.headers["Idempotency-Key"] == send.send_key
     assert request.json()["to"] == send.address and "STOP" in request.json()["text"]
+
+
+def legal_sequence(session):
+    return create_sequence(
+        session,
+        SYSTEM,
+        name=f"Legal {datetime.now().timestamp()}",
+        steps=[
+            NewStep(offset_days=3, channel="letter", stage="reminder"),
+            NewStep(offset_days=90, channel="letter", stage="legal_handover"),
+        ],
+    )
+
+
+def test_a_letter_step_keeps_the_pdf_on_the_account_and_collects_the_runs_letters(session, smtp):
+    customer_id, _ = debtor(session, legal_sequence(session), days_overdue=10)
+
+    summary = reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "sent" and send.provider_message_id.startswith("document:")
+    view = accounts.view_account(session, SYSTEM, customer_id, as_of=TODAY)
+    assert [d.file_name.startswith("letter-") for d in view.documents] == [True]
+    assert summary.letters_file is not None and Path(summary.letters_file).read_bytes()[:4] == b"%PDF"
+
+
+def test_the_legal_stage_writes_a_formal_demand_and_a_task_but_never_on_a_time_barred_debt(session, smtp):
+    sequence_id = legal_sequence(session)
+    fresh, _ = debtor(session, sequence_id, days_overdue=120)
+    barred, _ = debtor(session, sequence_id, days_overdue=11 * 365)  # PH: 10 years for written contracts
+
+    reminders.run(now=NOW)
+
+    [demand] = [s for s in sends_of(session, fresh) if s.status == "sent"]
+    view = accounts.view_account(session, SYSTEM, fresh, as_of=TODAY)
+    assert any(d.file_name.startswith("demand-") for d in view.documents)
+    assert session.scalars(select(Task).where(Task.customer_id == fresh, Task.kind == "legal")).one()
+    assert [s.status for s in sends_of(session, barred)] == ["skipped", "skipped"]  # superseded, and barred
+    assert any("time-barred" in s.reasons[0]["text"] for s in sends_of(session, barred))
+    assert not session.scalars(select(Task).where(Task.customer_id == barred)).all()
+    assert demand.channel == "letter"
