@@ -16,6 +16,7 @@ SEQUENCES = {
         NewStep(offset_days=21, channel="email", stage="firm"),
         NewStep(offset_days=35, channel="call", stage="final_notice"),
         NewStep(offset_days=60, channel="email", stage="final_notice", mode="approval"),
+        NewStep(offset_days=120, channel="letter", stage="legal_handover", mode="approval"),
     ],
     "Corporate": [
         NewStep(offset_days=5, channel="email", stage="reminder", business_days=True),
