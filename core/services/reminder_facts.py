@@ -58,6 +58,42 @@ class SendFacts:
     contact_role: str
     address: str | None
     request: compliance.ContactRequest | None
+    unanswered: int = 0  # reminders sent since the customer last paid or got in touch
+
+
+def escalation(session: Session, facts: SendFacts, currency: str) -> str | None:
+    """Why a collector should call instead of sending another reminder (None: send it). The
+    `dunning` setting: {"escalate_after": 3, "escalate_above": {"PHP": "500000"}}."""
+    rules = setting_value(session, "dunning") or {}
+    after = int(rules.get("escalate_after", 3))
+    if after and facts.unanswered >= after:
+        return f"{facts.unanswered} reminders without a reply or a payment: a collector calls instead"
+    above = (rules.get("escalate_above") or {}).get(currency)
+    owed = sum((owed for *_, owed in facts.invoices), Money.zero(currency))
+    if above is not None and owed.amount > Decimal(str(above)):
+        return f"{owed.format()} owed is above the {above} {currency} a reminder may chase: a collector calls instead"
+    return None
+
+
+def _unanswered(session: Session, customer_id: int) -> int:
+    """Messages sent since the last payment or the last time the customer got in touch."""
+    paid = session.scalar(select(func.max(Payment.received_on)).where(Payment.customer_id == customer_id))
+    replied = session.scalar(
+        select(func.max(Activity.occurred_at)).where(
+            Activity.customer_id == customer_id,
+            or_(Activity.direction == "inbound", Activity.outcome.in_(("rpc", "promise_made"))),
+        )
+    )
+    since = max(
+        [moment for moment in (replied, datetime.combine(paid, datetime.min.time(), UTC) if paid else None) if moment],
+        default=None,
+    )
+    query = select(func.count()).where(
+        Send.customer_id == customer_id, Send.status == "sent", Send.channel.in_(("email", "sms", "letter"))
+    )
+    if since is not None:
+        query = query.where(Send.sent_at > since)
+    return session.scalar(query) or 0
 
 
 def gather_facts(session: Session, send: Send, step: DunningStep, *, now: datetime) -> SendFacts:
@@ -145,6 +181,7 @@ def gather_facts(session: Session, send: Send, step: DunningStep, *, now: dateti
         contact_role=contact.role if contact else "",
         address=address,
         request=request,
+        unanswered=_unanswered(session, customer.id),
     )
 
 

@@ -25,7 +25,7 @@ from core.letters import Letter
 from core.models import DunningStep, Send, Task
 from core.services.activities import NewActivity, add_to_timeline
 from core.services.dunning import plan_sends
-from core.services.reminder_facts import SendFacts, gather_facts, guard
+from core.services.reminder_facts import SendFacts, escalation, gather_facts, guard
 from core.services.reminder_letters import time_barred, write_batch, write_letter
 from core.services.reminder_messages import Message, compose
 from core.sms import sms_channel
@@ -208,13 +208,17 @@ def process(send_id: int, *, now: datetime, worker: str) -> Outcome:
             send.invoice_ids, send.fingerprint = list(facts.invoice_ids), facts.fingerprint
             send.next_attempt_at, send.lease_until = None, None
             return Outcome(send.send_key, "draft")
-        decision = guard(session, facts, step.channel, now=now)
+        why = escalation(session, facts, send.currency) if step.stage != "legal_handover" else None
+        channel = "call" if why else step.channel  # a call task needs no contact hours, only no pause
+        decision = guard(session, facts, channel, now=now)
         if not decision.allowed:
             return _block(session, send, decision.reasons, decision.retry_at or now + timedelta(days=1))
         if step.stage == "legal_handover" and (barred := time_barred(session, facts, send.cycle)):
             return _close(session, send, "skipped", (barred,))
         if step.channel == "call":
             return _task(session, send, facts, message.subject, message.text, now)
+        if why:
+            return _task(session, send, facts, f"Call instead of a {step.channel} reminder", f"{why}.", now)
         if step.channel == "letter":
             return _post_letter(session, send, step, facts, message)
         if (missing := unconnected(step.channel)) is not None:  # waits, with its reason, until it is

@@ -408,3 +408,24 @@ def test_the_legal_stage_writes_a_formal_demand_and_a_task_but_never_on_a_time_b
     assert any("time-barred" in s.reasons[0]["text"] for s in sends_of(session, barred))
     assert not session.scalars(select(Task).where(Task.customer_id == barred)).all()
     assert demand.channel == "letter"
+
+
+def test_after_three_unanswered_reminders_a_collector_calls_instead(session, smtp):
+    collector = make_user(session, Role.COLLECTOR)
+    sequence_id = create_sequence(
+        session,
+        SYSTEM,
+        name=f"Persistent {datetime.now().timestamp()}",
+        steps=[NewStep(offset_days=days, channel="email", stage="reminder") for days in (2, 10, 18, 26)],
+    )
+    customer_id, _ = debtor(session, sequence_id, days_overdue=3, collector_id=collector.id)
+
+    for week in range(4):
+        reminders.run(now=NOW + timedelta(days=8 * week))
+
+    rows = sends_of(session, customer_id)
+    assert [s.status for s in rows] == ["sent", "sent", "sent", "sent"]
+    assert rows[-1].provider_message_id.startswith("task:")
+    task = session.scalars(select(Task).where(Task.customer_id == customer_id)).one()
+    assert "3 reminders without a reply or a payment" in task.script
+    assert len(smtp.inbox.to(rows[0].address)) == 3
