@@ -1,6 +1,6 @@
 """Workflows: the dunning sequences and the rules that assign them, the reminder batch run by hand
-(a dry run first), and the send ledger's drafts to approve, sends that need a decision and blocked
-contacts with their reasons."""
+(a dry run first), the send ledger's drafts to approve, sends that need a decision and blocked
+contacts with their reasons, and the message templates."""
 
 from datetime import UTC, datetime
 
@@ -14,6 +14,7 @@ from ui import fmt
 from ui import workflow_tables as tables
 from ui.auth import require_page
 from ui.export import download_buttons
+from ui.template_editor import templates_tab
 
 user = require_page("workflows")
 actor = user.as_actor()
@@ -39,6 +40,7 @@ tabs = st.tabs(
         f"Drafts ({len(drafts)})",
         f"Needs attention ({len(attention)})",
         f"Blocked contacts ({sum(n for _, n in reasons)})",
+        "Templates",
     ]
 )
 
@@ -114,18 +116,6 @@ with tabs[0]:
             st.session_state["workflows_flash"] = f"Sequence {new_name.strip()!r} created."
             st.rerun()
 
-    with st.expander("Stored message templates"):
-        st.caption("A step whose template key and channel have no stored template uses the text Recoup ships.")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"Key": t.key, "Channel": t.channel, "Language": t.language, "Subject": t.subject}
-                    for t in stored_templates
-                ],
-                columns=["Key", "Channel", "Language", "Subject"],
-            ),
-            hide_index=True,
-        )
 
 with tabs[1]:
     st.caption(
@@ -239,3 +229,6 @@ with tabs[4]:
         blocked_table = tables.sends_frame(blocked)
         st.dataframe(blocked_table, hide_index=True)
         download_buttons(blocked_table, name="recoup-blocked-contacts", key="workflows_blocked_download")
+
+with tabs[5]:
+    templates_tab(actor, stored_templates)

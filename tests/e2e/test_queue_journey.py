@@ -32,6 +32,8 @@ def test_a_collector_works_the_top_account_of_their_queue(app_server: AppServer,
     # Near the top, not necessarily first: other journeys share this server and its collector.
     page.get_by_role("link", name=re.compile(rf"^\d+\. Topmost Holdings {tag}$")).click()
     expect(page.get_by_role("heading", name=f"Topmost Holdings {tag}")).to_be_visible()
+    # The page's last section: once it is drawn, the script has finished and a dropdown stays open.
+    expect(page.get_by_role("heading", name="Payments and plans")).to_be_visible()
 
     page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Outcome", exact=True)).click()
     page.get_by_role("option", name="Promise made").click()

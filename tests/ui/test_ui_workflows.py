@@ -1,6 +1,7 @@
 """Workflows: only managers open it; a manager creates a sequence and an assignment rule, previews
 the next run without writing anything, runs the batch, approves the drafts it prepared, decides
-about an uncertain or failed send and reads the blocked contacts with their reasons."""
+about an uncertain or failed send, reads the blocked contacts with their reasons, and previews and
+saves a message template."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from core import db
 from core.models import Customer, DunningStep, MessageTemplate, Send
 from core.roles import Role
-from core.services import reminders, workflows
+from core.services import reminders, templates_admin, workflows
 from core.services.dunning import NewStep, create_sequence
 from tests.factories import SYSTEM, make_customer, make_invoice
 from tests.ui.helpers import commit_staff, signed_in, tables_with, texts
@@ -279,3 +280,78 @@ def test_blocked_contacts_are_listed_with_their_reasons_and_next_try(staff):
     assert {"workflows_blocked_download_csv", "workflows_blocked_download_xlsx"} <= {
         b.key for b in at.get("download_button")
     }
+
+
+def test_a_manager_previews_a_template_against_an_account_and_saves_it(staff):
+    tag = uuid.uuid4().hex[:8]
+    key = f"ui_tpl_{tag}"
+    with db.transaction() as session:
+        create_sequence(
+            session,
+            SYSTEM,
+            name=f"UI templates {tag}",
+            steps=[NewStep(offset_days=20, channel="sms", stage="firm", template_key=key)],
+        )
+        customer_id = make_customer(session, name=f"Template Preview {tag}")
+        make_invoice(session, customer_id, amount="1500.00", number=f"TPL-{tag}")
+    at = opened(staff[Role.MANAGER])
+
+    at.selectbox(key="workflows_template_key").set_value(key)
+    at = at.selectbox(key="workflows_template_channel").set_value("sms").run()
+
+    assert "Not stored yet: this is the text Recoup ships for the firm stage." in texts(at.caption)
+    assert (
+        at.text_area(key="workflows_template_body").value == templates_admin.shipped_default("firm", "sms", "en").body
+    )
+    body = "{{ customer.name }}: {% for i in invoices %}{{ i.number }} {{ i.amount }} {% endfor %}{{ opt_out }}"
+    at.text_area(key="workflows_template_body").input(body)
+    at = at.text_input(key="workflows_template_customer_query").input(f"Template Preview {tag}").run()
+    assert at.selectbox(key="workflows_template_customer").value == customer_id
+
+    at = at.button(key="workflows_template_preview").click().run()
+
+    assert not at.exception and not at.error
+    assert f"Template Preview {tag}: TPL-{tag} PHP 1,500.00 Reply STOP to opt out." in texts(at.text)
+    assert any(text.startswith("SMS: 1 segment(s), GSM-7,") for text in texts(at.caption))
+
+    at = at.button(key="workflows_template_save").click().run()
+
+    assert not at.exception and not at.error
+    assert texts(at.success) == [f"Template {key} (sms, en) saved."]
+    with db.transaction() as session:
+        [saved] = session.scalars(select(MessageTemplate).where(MessageTemplate.key == key)).all()
+        assert (saved.channel, saved.language, saved.body, saved.version) == ("sms", "en", body, 1)
+        assert saved.updated_by == staff[Role.MANAGER]
+    assert f"Stored version 1, saved by {staff[Role.MANAGER]}." in texts(at.caption)
+    [listed] = tables_with(at, "Updated by")
+    assert [key, "sms", "en", staff[Role.MANAGER], 1] in listed.values.tolist()
+
+
+def test_saving_over_someone_elses_newer_version_is_refused(staff):
+    key = f"ui_tpl_{uuid.uuid4().hex[:8]}"
+    with db.transaction() as session:
+        create_sequence(
+            session,
+            SYSTEM,
+            name=f"UI templates {key}",
+            steps=[NewStep(offset_days=3, channel="email", stage="reminder", template_key=key)],
+        )
+    at = opened(staff[Role.MANAGER])
+    at = at.selectbox(key="workflows_template_key").set_value(key).run()
+    with db.transaction() as session:  # another manager saves first
+        templates_admin.save_template(
+            session,
+            SYSTEM,
+            key=key,
+            channel="email",
+            language="en",
+            subject="Theirs",
+            body="Theirs. {{ opt_out }}",
+            version=0,
+        )
+
+    at = at.button(key="workflows_template_save").click().run()
+
+    assert texts(at.error) == [f"{SYSTEM.username} already saved a template {key} (email, en); reload to edit theirs."]
+    at = at.button(key="workflows_template_reload").click().run()
+    assert at.text_input(key="workflows_template_subject").value == "Theirs"
