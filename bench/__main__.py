@@ -18,6 +18,7 @@ from bench.book import Scale, generate_book
 from bench.dashboard import time_dashboard, time_demo_seed
 from bench.database import throwaway_database
 from bench.imports import ChildRun, import_command, run_import, settle, time_raw_copy, write_import_file
+from bench.reminders import time_reminders
 from bench.report import Figures, ImportStep, Step, machine_facts, render_table, server_facts, tail, write_results
 from bench.work_queue import build_summaries, time_queue
 from core import db, migrations
@@ -46,7 +47,9 @@ def _time_import(connection: Connection, label: str, path: Path, rows: int) -> I
     return step
 
 
-def _bench_book(connection: Connection, figures: Figures, scale: Scale, *, import_rows: int, runs: int) -> None:
+def _bench_book(
+    connection: Connection, figures: Figures, scale: Scale, *, import_rows: int, runs: int, reminder_sample: int
+) -> None:
     log.info(
         "generating %s customers, %s invoices, %s payments (seed %s)",
         *(f"{n:,}" for n in (scale.customers, scale.invoices, scale.payments)),
@@ -77,6 +80,9 @@ def _bench_book(connection: Connection, figures: Figures, scale: Scale, *, impor
     figures.dashboard = time_dashboard(as_of=scale.as_of, runs=runs)
     log.info("timing the work queue and the account page")
     figures.queue = time_queue(connection, as_of=scale.as_of, runs=runs)
+    if reminder_sample:
+        log.info("timing the reminder batch")
+        figures.reminders = time_reminders(connection, as_of=scale.as_of, sample=reminder_sample)
 
     with tempfile.TemporaryDirectory(prefix="recoup-bench-") as folder:
         path = Path(folder) / "invoices.csv"
@@ -119,6 +125,9 @@ def main(
         ),
     ] = 5,
     keep_db: Annotated[bool, typer.Option("--keep-db", help="Leave the bench database in place.")] = False,
+    reminder_sample: Annotated[
+        int, typer.Option(min=0, help="Reminder sends timed with 1 and with 2 workers (0: skip the batch).")
+    ] = 2000,
     demo_seed: Annotated[
         bool, typer.Option("--demo-seed", help="Also time seed-demo's 400-customer book (about 40 s).")
     ] = False,
@@ -142,6 +151,7 @@ def main(
         "as_of": book_day.isoformat(),
         "dashboard_runs": dashboard_runs,
         "demo_seed": demo_seed,
+        "reminder_sample": reminder_sample,
     }
     with throwaway_database(keep=keep_db):
         migrations.upgrade()
@@ -149,7 +159,14 @@ def main(
         try:
             with engine.connect() as connection:
                 figures = Figures(options, machine_facts(server_facts(connection)))
-                _bench_book(connection, figures, scale, import_rows=import_rows, runs=dashboard_runs)
+                _bench_book(
+                    connection,
+                    figures,
+                    scale,
+                    import_rows=import_rows,
+                    runs=dashboard_runs,
+                    reminder_sample=reminder_sample,
+                )
         finally:
             engine.dispose()
     if demo_seed:

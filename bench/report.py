@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from bench.dashboard import DemoSeed, Timings
 from bench.imports import ChildRun
+from bench.reminders import ReminderFigures, reminder_lines
 from bench.work_queue import DEEP_PAGE, PAGE_SIZE, AccountRun, QueueFigures, Summaries
 from core.config import PROJECT_ROOT
 
@@ -77,6 +78,7 @@ class Figures:
     dashboard_after_import: Timings | None = None
     summaries: Summaries | None = None
     queue: QueueFigures | None = None
+    reminders: ReminderFigures | None = None
     demo_seed: DemoSeed | None = None
     demo_seed_error: str | None = None
 
@@ -246,6 +248,7 @@ def render_table(figures: Figures) -> str:
         if line
     ]
     lines += _queue_lines(figures.queue)
+    lines += reminder_lines(figures.reminders)
     demo = figures.demo_seed
     if demo is not None:
         lines.append(
