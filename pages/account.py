@@ -211,7 +211,9 @@ if view.may_act:
     account_actions.action_tabs(actor, view, may_write_off=actor.may(Permission.WRITE_OFF), today=today)
     st.subheader("Payments and plans")
     money_tabs = st.tabs(
-        ["Payment plan", "Record a payment", "Reverse a payment", "Credit"] if may_manage else ["Payment plan"]
+        ["Payment plan", "Record a payment", "Reverse a payment", "Credit", "Reminders"]
+        if may_manage
+        else ["Payment plan"]
     )
     with money_tabs[0]:
         account_money.plan_form(actor, view, account_plans, today, may_manage=may_manage)
@@ -223,3 +225,5 @@ if view.may_act:
             account_money.reverse_payment(actor, view, today)
         with money_tabs[3]:
             account_money.credit_actions(actor, view, today)
+        with money_tabs[4]:
+            account_money.reminder_settings(actor, view)

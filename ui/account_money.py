@@ -12,7 +12,7 @@ from core import db
 from core.errors import RecoupError, ValidationError
 from core.models import PAYMENT_METHODS, PLAN_FREQUENCIES
 from core.roles import Actor
-from core.services import ledger, payments, plans
+from core.services import dunning, ledger, payments, plans
 from core.services.accounts import AccountView
 from core.services.plans import PlanRequest, PlanView
 from ui import fmt
@@ -274,4 +274,27 @@ def cancel_plan(actor: Actor, account_plans: list[PlanView]) -> None:
         _run(
             lambda s: plans.cancel_plan(s, actor, plan_id, reason=reason, version=running[plan_id].version),
             f"Plan #{plan_id} cancelled: its invoices are chased again.",
+        )
+
+
+def reminder_settings(actor: Actor, view: AccountView) -> None:
+    """Which reminder sequence this customer follows, or none at all."""
+    with db.transaction() as session:
+        names = dunning.sequence_names(session)
+        current = dunning.customer_dunning(session, view.customer_id)
+    options: list[int | None] = [None, *names]
+    with st.form("dunning_form"):
+        chosen = st.selectbox(
+            "Reminder sequence",
+            options,
+            index=options.index(current[0]) if current[0] in options else 0,
+            format_func=lambda i: "By the assignment rules" if i is None else names[i],
+            key="dunning_sequence",
+        )
+        excluded = st.checkbox("No reminders for this customer", value=current[1], key="dunning_excluded")
+        submitted = st.form_submit_button("Save reminder settings", key="dunning_submit")
+    if submitted:
+        _run(
+            lambda s: dunning.set_customer_dunning(s, actor, view.customer_id, sequence_id=chosen, excluded=excluded),
+            "Reminder settings saved.",
         )

@@ -19,6 +19,7 @@ from core.models import (
     DUNNING_CHANNELS,
     DUNNING_STAGES,
     STEP_MODES,
+    Customer,
     DunningSequence,
     DunningStep,
     Send,
@@ -264,3 +265,40 @@ def _planned(account: dunning.Account, step: dunning.Step, now: datetime, today:
     key = dunning.send_key(account.customer_id, step.step_id, account.currency, account.anchor)
     status = "draft" if step.mode == "approval" else "planned"
     return Planned(key, account.customer_id, step, account.currency, account.anchor, status, (), now)
+
+
+def set_customer_dunning(
+    session: Session, actor: Actor, customer_id: int, *, sequence_id: int | None, excluded: bool
+) -> None:
+    """A customer's own sequence (None: the assignment rules decide), or no reminders at all."""
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, "customer.dunning", "customer", customer_id)
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    if customer is None:
+        raise ValidationError(f"No customer with id {customer_id}.")
+    if sequence_id is not None and session.get(DunningSequence, sequence_id) is None:
+        raise ValidationError(f"No sequence with id {sequence_id}.")
+    before = {"sequence_id": customer.sequence_id, "dunning_excluded": customer.dunning_excluded}
+    customer.sequence_id, customer.dunning_excluded = sequence_id, excluded
+    customer.version += 1
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "customer.dunning",
+        "customer",
+        customer_id,
+        before=before,
+        after={"sequence_id": sequence_id, "dunning_excluded": excluded},
+    )
+
+
+def sequence_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(DunningSequence.id, DunningSequence.name).order_by(DunningSequence.name)).all())
+
+
+def customer_dunning(session: Session, customer_id: int) -> tuple[int | None, bool]:
+    """The customer's own sequence (None: the rules decide) and whether reminders are off."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise ValidationError(f"No customer with id {customer_id}.")
+    return customer.sequence_id, customer.dunning_excluded

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core import db
-from core.models import Payment, PaymentPlan, Refund
+from core.models import Customer, Payment, PaymentPlan, Refund
 from core.roles import Role
 from core.services import ledger, users
 from tests.factories import make_customer, make_invoice
@@ -142,3 +142,15 @@ def test_a_plan_with_a_bad_down_payment_is_a_clear_error_and_nothing_is_saved(st
     assert any("down payment" in e for e in texts(at.error))
     with db.transaction() as session:
         assert session.scalars(select(PaymentPlan).where(PaymentPlan.customer_id == customer)).all() == []
+
+
+def test_a_manager_turns_reminders_off_for_a_customer(staff):
+    customer, _ = new_account(staff)
+    at = account(staff[Role.MANAGER], customer)
+
+    at.checkbox(key="dunning_excluded").check()
+    at.button(key="dunning_submit").click().run()
+
+    assert "Reminder settings saved." in texts(at.success)
+    with db.transaction() as session:
+        assert session.get(Customer, customer).dunning_excluded is True
