@@ -11,7 +11,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playwright.sync_api import Page, expect
+
 ROOT = Path(__file__).resolve().parents[2]
+# A page's first run on a busy CI machine can take longer than Playwright's default 5 s.
+expect.set_options(timeout=15_000)
 
 
 @dataclass
@@ -72,3 +76,10 @@ def start_server(users: dict[str, str], password: str) -> AppServer:
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("streamlit did not answer its health check within 30 s")
+
+
+def settled(page: Page) -> None:
+    """Wait until the app has finished running its script (Streamlit marks the state on stApp). A
+    short pause first: right after a click the rerun may not have been asked for yet."""
+    page.wait_for_timeout(150)
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning", timeout=15000)

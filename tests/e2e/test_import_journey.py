@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.server import AppServer
+from tests.e2e.server import AppServer, settled
 from tests.e2e.test_sign_in import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -20,14 +20,17 @@ FIRST_FIELD = {"invoices": "Invoice number *", "payments": "Payment reference *"
 
 
 def upload(page: Page, kind: str, path: Path) -> None:
-    """Drop the file on the uploader (removing the last one), then say what it holds."""
+    """Say what the file holds, then drop it on the uploader (removing the last one). In that order:
+    switching the kind while an upload is still being read can leave the column guesses empty."""
     previous = page.get_by_test_id("stFileUploaderDeleteBtn")
     if previous.count():
         previous.first.click()
         expect(previous).to_have_count(0)
+    page.get_by_text(kind, exact=True).click()
+    settled(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
     expect(page.get_by_text(re.compile(rf"{re.escape(path.name)} · .* KB · columns:"))).to_be_visible()
-    page.get_by_text(kind, exact=True).click()
+    settled(page)
     expect(page.get_by_text(FIRST_FIELD[kind], exact=True)).to_be_visible()
 
 
