@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, any_, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from core import dunning
@@ -30,6 +30,7 @@ from core.reports import report_sql
 from core.roles import Actor, Permission
 from core.services import audit
 
+INSERT_CHUNK = 5_000  # rows per INSERT: nine parameters each stays under PostgreSQL's 65,535
 FLAG_REASONS = {
     "on_hold": "on hold",
     "bankrupt": "bankrupt",
@@ -233,9 +234,11 @@ def plan_sends(session: Session, *, now: datetime, write: bool = True) -> PlanRe
             )
     if not wanted:
         return result
-    taken = set(session.scalars(select(Send.send_key).where(Send.send_key.in_([p.send_key for p in wanted]))))
+    keys = literal([p.send_key for p in wanted], ARRAY(String))  # one parameter, however many keys
+    taken = set(session.scalars(select(Send.send_key).where(Send.send_key == any_(keys))))
     result.new = [p for p in wanted if p.send_key not in taken]
-    if write and result.new:
+    for start in range(0, len(result.new) if write else 0, INSERT_CHUNK):
+        chunk = result.new[start : start + INSERT_CHUNK]
         session.execute(
             insert(Send)
             .values(
@@ -251,7 +254,7 @@ def plan_sends(session: Session, *, now: datetime, write: bool = True) -> PlanRe
                         "reasons": [{"code": p.status, "text": reason} for reason in p.reasons],
                         "next_attempt_at": p.next_attempt_at,
                     }
-                    for p in result.new
+                    for p in chunk
                 ]
             )
             .on_conflict_do_nothing(index_elements=["send_key"])
