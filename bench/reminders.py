@@ -31,7 +31,6 @@ class _Sink:
 
 @dataclass(frozen=True)
 class ReminderFigures:
-    planned_accounts: int  # accounts the planner looked at
     planned_sends: int  # rows a run would write to the send ledger
     planning_seconds: float  # the dry run: planning alone over the whole book
     sample: int  # sends processed by each timed run
@@ -101,7 +100,6 @@ def time_reminders(connection: Connection, *, as_of: date, sample: int) -> Remin
         "reminders: %s sends in %.1f s (1 worker), %.1f s (2 workers); %s", sample, one_seconds, two_seconds, outcomes
     )
     return ReminderFigures(
-        planned_accounts=planned,
         planned_sends=planned,
         planning_seconds=planning,
         sample=sample,
