@@ -127,7 +127,7 @@ def main(
     keep_db: Annotated[bool, typer.Option("--keep-db", help="Leave the bench database in place.")] = False,
     reminder_sample: Annotated[
         int, typer.Option(min=0, help="Reminder sends timed with 1 and with 2 workers (0: skip the batch).")
-    ] = 2000,
+    ] = 10_000,
     demo_seed: Annotated[
         bool, typer.Option("--demo-seed", help="Also time seed-demo's 400-customer book (about 40 s).")
     ] = False,

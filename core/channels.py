@@ -4,6 +4,7 @@ raises ChannelError saying whether trying again later may help."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import smtplib
 from dataclasses import dataclass
@@ -41,36 +42,61 @@ def message_id(send_key: str, domain: str = "recoup.invalid") -> str:
 
 
 class EmailChannel:
+    """Mail through yagmail over one SMTP connection, opened at the first message and kept for the
+    rest of the run (close() ends it): a connection per message would cost a handshake each.
+
+    yagmail builds the message (plain text and HTML parts, headers, Message-ID); the connection it
+    opened delivers it. Its own send() would reconnect for every message and, on a dropped
+    connection, sleep and retry before returning False; the batch has its own retries."""
+
     def __init__(self, smtp: SmtpSettings) -> None:
         self.smtp = smtp
+        self.client: yagmail.SMTP | None = None
+
+    def _connect(self) -> yagmail.SMTP:
+        client = yagmail.SMTP(
+            user=self.smtp.sender,
+            password=self.smtp.password,
+            host=self.smtp.host,
+            port=self.smtp.port,
+            smtp_ssl=self.smtp.security == "ssl",
+            # yagmail turns STARTTLS on unless told not to, and prompts for a missing password on a
+            # terminal unless login is skipped: cron would hang.
+            smtp_starttls=self.smtp.security == "starttls",
+            smtp_skip_login=self.smtp.password is None,
+            soft_email_validation=False,
+        )
+        client.login()
+        return client
 
     def send(self, message: Outgoing) -> str:
-        domain = self.smtp.sender.rsplit("@", 1)[-1]
-        mid = message_id(message.send_key, domain)
-        try:
-            client = yagmail.SMTP(
-                user=self.smtp.sender,
-                password=self.smtp.password,
-                host=self.smtp.host,
-                port=self.smtp.port,
-                smtp_ssl=self.smtp.security == "ssl",
-                # yagmail turns STARTTLS on unless told not to, and prompts for a missing password
-                # on a terminal unless login is skipped: cron would hang.
-                smtp_starttls=self.smtp.security == "starttls",
-                smtp_skip_login=self.smtp.password is None,
-                soft_email_validation=False,
-            )
-            with client:
-                # Plain text in; yagmail builds the plain-text and the HTML part from it.
-                result = client.send(
+        mid = message_id(message.send_key, self.smtp.sender.rsplit("@", 1)[-1])
+        where = f"email server {self.smtp.host}:{self.smtp.port}"
+        for attempt in (1, 2):  # a kept connection the server has since closed is opened again, once
+            try:
+                if self.client is None:
+                    self.client = self._connect()
+                recipients, raw = self.client.prepare_send(
                     to=message.to, subject=message.subject, contents=[message.text], message_id=mid, prettify_html=False
                 )
-        except smtplib.SMTPRecipientsRefused as error:
-            raise ChannelError(f"the server refused the address {message.to}: {error}", transient=False) from None
-        except (OSError, smtplib.SMTPException) as error:
-            raise ChannelError(f"email server {self.smtp.host}:{self.smtp.port}: {error}", transient=True) from None
-        if result is False:  # yagmail reports a send it gave up on by returning False, not by raising
-            raise ChannelError(f"email server {self.smtp.host}:{self.smtp.port} dropped the connection", transient=True)
-        if isinstance(result, dict) and message.to in result:
-            raise ChannelError(f"the server refused {message.to}: {result[message.to]}", transient=False)
-        return mid
+                refused = self.client.smtp.sendmail(self.client.user, recipients, raw)
+            except smtplib.SMTPServerDisconnected as error:
+                self.close()
+                if attempt == 2:
+                    raise ChannelError(f"{where}: {error}", transient=True) from None
+                continue
+            except smtplib.SMTPRecipientsRefused as error:
+                raise ChannelError(f"the server refused the address {message.to}: {error}", transient=False) from None
+            except (OSError, smtplib.SMTPException) as error:
+                self.close()
+                raise ChannelError(f"{where}: {error}", transient=True) from None
+            if message.to in refused:
+                raise ChannelError(f"the server refused {message.to}: {refused[message.to]}", transient=False)
+            return mid
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            with contextlib.suppress(OSError, smtplib.SMTPException):  # the connection is gone either way
+                client.close()

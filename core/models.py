@@ -271,6 +271,8 @@ class Payment(Timestamped, Base):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint(_in("method", PAYMENT_METHODS), name="method"),
         CheckConstraint(f"matched_by IS NULL OR {_in('matched_by', MATCH_RULES)}", name="matched_by"),
+        # The reminder batch asks for unmatched payments in one currency (migration 0006).
+        Index("ix_payments_unmatched", "currency", "id", postgresql_where="customer_id IS NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
@@ -122,31 +122,56 @@ def log_call(session: Session, actor: Actor, customer_id: int, call: CallLog) ->
 
 def add_to_timeline(session: Session, actor: Actor, customer_id: int, new: NewActivity) -> Activity:
     """Add a timeline entry without auditing it: for services whose own audit row covers it."""
+    _check_entry(new)
+    _check_belongs(session, Invoice, new.invoice_id, customer_id, "invoice")
+    _check_belongs(session, Contact, new.contact_id, customer_id, "contact")
+    activity = Activity(**_row(actor, customer_id, new))
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def add_many_to_timeline(session: Session, actor: Actor, entries: list[tuple[int, NewActivity]]) -> None:
+    """add_to_timeline for many entries (customer id, entry) in one statement: the reminder batch
+    records what it sent this way. Contacts are checked in one query too."""
+    if not entries:
+        return
+    for _, new in entries:
+        _check_entry(new)
+        if new.invoice_id is not None:
+            raise ValidationError("Timeline entries about one invoice are added one at a time.")
+    contact_ids = sorted({new.contact_id for _, new in entries if new.contact_id is not None})
+    owners = dict(session.execute(select(Contact.id, Contact.customer_id).where(Contact.id.in_(contact_ids))).all())
+    if any(new.contact_id is not None and owners.get(new.contact_id) != customer_id for customer_id, new in entries):
+        raise ValidationError("That contact does not belong to this customer.")
+    rows = [_row(actor, customer_id, new) for customer_id, new in entries]
+    session.connection().execute(insert(cast(Table, Activity.__table__)), rows)  # Core: no ORM objects to track
+
+
+def _check_entry(new: NewActivity) -> None:
     _check(new.kind, ACTIVITY_KINDS, "activity kind")
     _check(new.channel, CHANNELS, "channel")
     _check(new.direction, DIRECTIONS, "direction")
     _check(new.outcome, CALL_OUTCOMES, "call outcome")
     if new.outcome and new.kind != "call":
         raise ValidationError("Only calls have an outcome.")
-    _check_belongs(session, Invoice, new.invoice_id, customer_id, "invoice")
-    _check_belongs(session, Contact, new.contact_id, customer_id, "contact")
-    activity = Activity(
-        customer_id=customer_id,
-        invoice_id=new.invoice_id,
-        contact_id=new.contact_id,
-        kind=new.kind,
-        channel=new.channel,
-        direction=new.direction,
-        outcome=new.outcome,
-        summary=new.summary.strip(),
-        details=new.details,
-        occurred_at=new.occurred_at or datetime.now(UTC),
-        actor_id=actor.user_id,
-        actor=actor.username,
-    )
-    session.add(activity)
-    session.flush()
-    return activity
+
+
+def _row(actor: Actor, customer_id: int, new: NewActivity) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "invoice_id": new.invoice_id,
+        "contact_id": new.contact_id,
+        "kind": new.kind,
+        "channel": new.channel,
+        "direction": new.direction,
+        "outcome": new.outcome,
+        "summary": new.summary.strip(),
+        "details": new.details,
+        "occurred_at": new.occurred_at or datetime.now(UTC),
+        "actor_id": actor.user_id,
+        "actor": actor.username,
+    }
 
 
 def timeline(session: Session, customer_id: int, *, limit: int = 200) -> list[TimelineEntry]:

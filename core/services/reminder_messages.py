@@ -32,8 +32,18 @@ def stored_templates(session: Session, key: str, channel: str) -> list[templates
     return [templates.Template(channel=r.channel, language=r.language, body=r.body, subject=r.subject) for r in rows]
 
 
-def compose(session: Session, send: Send, step: DunningStep, facts: SendFacts) -> Message:
-    candidates = stored_templates(session, step.template_key, step.channel) or [
+def compose(
+    session: Session,
+    send: Send,
+    step: DunningStep,
+    facts: SendFacts,
+    stored: dict[tuple[str, str], list[templates.Template]] | None = None,
+) -> Message:
+    """`stored`: the templates already read in this run, by key and channel (it fills as it goes)."""
+    stored = {} if stored is None else stored
+    if (step.template_key, step.channel) not in stored:
+        stored[step.template_key, step.channel] = stored_templates(session, step.template_key, step.channel)
+    candidates = stored[step.template_key, step.channel] or [
         t for t in templates.DEFAULT_TEMPLATES if t.channel == step.channel and t.stage == step.stage
     ]
     context = templates.MergeContext(

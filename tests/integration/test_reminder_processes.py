@@ -11,13 +11,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from core import db
-from core.models import Customer, MessageTemplate, Send
+from core.models import Contact, Customer, MessageTemplate, Send
+from core.money import Money
 from core.services.dunning import NewStep, create_sequence
+from core.services.ledger import record_payment
 from tests.factories import SYSTEM, make_customer, make_invoice
 from tests.smtp import SmtpSink
 
@@ -120,3 +123,38 @@ def test_two_runs_started_together_send_every_message_exactly_once(database, sin
     assert len(set(addresses)) == 24
     for address in addresses:
         assert len(sink.inbox.to(address)) == 1
+
+
+def test_a_payment_arriving_while_the_run_works_its_chunk_stops_that_customers_reminder(database, sink):
+    """The batch reads a whole chunk's facts at once; the statement that marks each message
+    "sending" re-reads the account's state, so a payment recorded after the chunk was read (here,
+    while the first message is held up at the mail server) still stops the second reminder."""
+    (first, second), _ = debtors(2)
+    sink.inbox.delay = 2.0
+    run = remind(sink)
+    deadline = time.monotonic() + 30
+    while not any(s.status == "sending" for s in sends([first])):
+        assert time.monotonic() < deadline, "the run never started sending"
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.05)
+    with db.transaction() as session:
+        record_payment(
+            session,
+            SYSTEM,
+            second,
+            amount=Money(Decimal("2468.02"), "PHP"),
+            received_on=NOW.date(),
+            reference=f"PAID-{uuid.uuid4().hex[:8]}",
+            today=NOW.date(),
+        )
+    out, err = run.communicate(timeout=60)
+
+    assert run.returncode == 0, out + err
+    [sent], [skipped] = sends([first]), sends([second])
+    assert sent.status == "sent"
+    assert skipped.status == "skipped"
+    assert skipped.reasons == [{"code": "skipped", "text": "nothing is overdue any more"}]
+    assert len(sink.inbox.to(sent.address or "")) == 1
+    with db.transaction() as session:
+        address = session.scalar(select(Contact.email).where(Contact.customer_id == second))
+    assert address and sink.inbox.to(address) == []
