@@ -8,8 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from core import db
-from core.errors import RecoupError
+from core.errors import Conflict, RecoupError
+from core.roles import Permission
 from core.services import dunning, queue, reminders, send_review, workflows
+from core.services.workflows import SequenceView
 from ui import fmt
 from ui import workflow_tables as tables
 from ui.auth import require_page
@@ -22,6 +24,8 @@ actor = user.as_actor()
 st.title("Workflows")
 if flash := st.session_state.pop("workflows_flash", None):
     st.success(flash)
+if refused := st.session_state.pop("workflows_flash_error", None):
+    st.error(refused)
 
 with db.transaction() as session:
     sequences = workflows.list_sequences(session, actor)
@@ -32,6 +36,59 @@ with db.transaction() as session:
     attention = send_review.list_sends(session, actor, statuses=send_review.NEEDS_ATTENTION)
     blocked = send_review.list_sends(session, actor, statuses=("blocked",))
     reasons = send_review.blocked_reasons(session, actor)
+
+
+def _edit_sequence(sequence: SequenceView) -> None:
+    """Rename, switch off or on, and change a sequence's steps and conditions; saved as one change,
+    refused if someone saved the sequence since this page read it."""
+    # The sequence as this session first read it: a save someone else makes meanwhile changes the
+    # version read from the database, but what this manager is editing (and saves against) is this.
+    loaded: SequenceView = st.session_state.setdefault(f"workflows_loaded_{sequence.sequence_id}", sequence)
+    sid, version = loaded.sequence_id, loaded.version
+    with st.expander("Edit"), st.form(f"workflows_edit_{sid}_{version}"):
+        cols = st.columns([2, 3, 1])
+        name = cols[0].text_input("Name", loaded.name, max_chars=100, key=f"workflows_edit_name_{sid}_{version}")
+        description = cols[1].text_input(
+            "Description", loaded.description, key=f"workflows_edit_description_{sid}_{version}"
+        )
+        active = cols[2].checkbox(
+            "Active",
+            sequence.active,
+            key=f"workflows_edit_active_{sid}_{version}",
+            help="Inactive: the batch skips it.",
+        )
+        frame = st.data_editor(
+            tables.editable_steps(loaded),
+            num_rows="dynamic",
+            hide_index=True,
+            column_config=tables.step_editor_columns(),
+            key=f"workflows_edit_steps_{sid}_{version}",
+        )
+        save = st.form_submit_button("Save sequence", key=f"workflows_edit_save_{sid}_{version}", type="primary")
+    if save:
+        try:
+            with db.transaction() as session:
+                dunning.update_sequence(
+                    session,
+                    actor,
+                    sid,
+                    version=version,
+                    name=name,
+                    description=description,
+                    active=active,
+                    steps=tables.new_steps(frame),
+                )
+        except Conflict as error:  # shown over the sequence as it now is
+            del st.session_state[f"workflows_loaded_{sid}"]
+            st.session_state["workflows_flash_error"] = str(error)
+            st.rerun()
+        except RecoupError as error:
+            st.error(str(error))
+        else:
+            del st.session_state[f"workflows_loaded_{sid}"]
+            st.session_state["workflows_flash"] = f"Sequence {name.strip()!r} saved."
+            st.rerun()
+
 
 tabs = st.tabs(
     [
@@ -55,6 +112,8 @@ with tabs[0]:
                 + f"version {sequence.version}, by {sequence.updated_by}"
             )
             st.dataframe(tables.steps_frame(sequence), hide_index=True)
+            if actor.may(Permission.MANAGE_ACCOUNTS):
+                _edit_sequence(sequence)
 
     st.subheader("Who follows which sequence")
     st.caption(

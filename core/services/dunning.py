@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, any_, literal, select
+from sqlalchemy import String, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
@@ -50,6 +51,40 @@ class NewStep:
     business_days: bool = False
     attach_invoices: bool = False
     conditions: dict[str, Any] = field(default_factory=dict)
+    step_id: int | None = None  # editing: the step this row was; None: a new step
+
+
+CONDITION_LISTS = ("segments", "countries", "risk_tiers")
+
+
+def check_steps(steps: list[NewStep]) -> None:
+    """Every step's channel, stage, mode and conditions, each refusal naming the step."""
+    if not steps:
+        raise ValidationError("A sequence needs at least one step.")
+    for number, step in enumerate(steps, start=1):
+        for value, allowed, what in (
+            (step.channel, DUNNING_CHANNELS, "channel"),
+            (step.stage, DUNNING_STAGES, "stage"),
+            (step.mode, STEP_MODES, "mode"),
+        ):
+            if value not in allowed:
+                raise ValidationError(
+                    f"Step {number}: {value!r} is not a step {what}: use one of {', '.join(allowed)}."
+                )
+        unknown = set(step.conditions) - {"min_overdue", *CONDITION_LISTS}
+        if unknown:
+            raise ValidationError(f"Step {number}: unknown condition {', '.join(sorted(unknown))}.")
+        for currency, amount in (step.conditions.get("min_overdue") or {}).items():
+            try:
+                Money(Decimal(str(amount)), currency)
+            except (ArithmeticError, ValueError) as error:
+                raise ValidationError(f"Step {number}: minimum overdue {currency} {amount}: {error}") from None
+            if Decimal(str(amount)) < 0:
+                raise ValidationError(f"Step {number}: a minimum overdue balance cannot be negative.")
+        for key in CONDITION_LISTS:
+            values = step.conditions.get(key) or []
+            if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+                raise ValidationError(f"Step {number}: {key.replace('_', ' ')} must be a list of names.")
 
 
 def create_sequence(session: Session, actor: Actor, *, name: str, steps: list[NewStep], description: str = "") -> int:
@@ -60,16 +95,7 @@ def create_sequence(session: Session, actor: Actor, *, name: str, steps: list[Ne
         raise ValidationError("Give the sequence a name.")
     if session.scalar(select(DunningSequence.id).where(DunningSequence.name == name)) is not None:
         raise Conflict(f"A sequence named {name!r} already exists.")
-    if not steps:
-        raise ValidationError("A sequence needs at least one step.")
-    for step in steps:
-        for value, allowed, what in (
-            (step.channel, DUNNING_CHANNELS, "channel"),
-            (step.stage, DUNNING_STAGES, "stage"),
-            (step.mode, STEP_MODES, "mode"),
-        ):
-            if value not in allowed:
-                raise ValidationError(f"{value!r} is not a step {what}: use one of {', '.join(allowed)}.")
+    check_steps(steps)
     sequence = DunningSequence(name=name, description=description, updated_by=actor.username, version=1)
     session.add(sequence)
     session.flush()
@@ -98,6 +124,105 @@ def create_sequence(session: Session, actor: Actor, *, name: str, steps: list[Ne
         after={"name": name, "steps": [s.__dict__ for s in steps]},
     )
     return sequence.id
+
+
+def update_sequence(
+    session: Session,
+    actor: Actor,
+    sequence_id: int,
+    *,
+    version: int,
+    name: str,
+    description: str,
+    active: bool,
+    steps: list[NewStep],
+) -> int:
+    """Change a sequence: its name, description, whether it runs, and its steps (edited in place,
+    added, or removed). A step with sends in the ledger stays: its send keys are what stop a step
+    from going out twice. Refused, naming who saved, if someone changed the sequence since
+    `version` was read. Returns the new version."""
+    audit.require(actor, Permission.MANAGE_ACCOUNTS, "dunning.sequence_update", "dunning_sequence", sequence_id)
+    sequence = session.get(DunningSequence, sequence_id, with_for_update=True)
+    if sequence is None:
+        raise ValidationError(f"There is no sequence #{sequence_id}.")
+    if sequence.version != version:
+        raise Conflict(
+            f"{sequence.name!r} was changed by {sequence.updated_by} since you opened it (version {sequence.version},"
+            f" you had {version}); nothing was saved. Its current steps are shown again."
+        )
+    name = name.strip()
+    if not name:
+        raise ValidationError("Give the sequence a name.")
+    taken = select(DunningSequence.id).where(DunningSequence.name == name, DunningSequence.id != sequence_id)
+    if session.scalar(taken) is not None:
+        raise ValidationError(f"A sequence named {name!r} already exists: choose another name.")
+    check_steps(steps)
+    existing = {s.id: s for s in session.scalars(select(DunningStep).where(DunningStep.sequence_id == sequence_id))}
+    before = _sequence_snapshot(sequence, list(existing.values()))
+    kept_ids = {step.step_id for step in steps if step.step_id is not None}
+    if stray := kept_ids - set(existing):
+        raise ValidationError(f"Step #{min(stray)} is not a step of {sequence.name!r}; reload the page.")
+    for gone in sorted(set(existing) - kept_ids):
+        used = session.scalar(select(func.count()).select_from(Send).where(Send.step_id == gone)) or 0
+        if used:
+            old = existing[gone]
+            raise ValidationError(
+                f"The {old.stage.replace('_', ' ')} step on day {old.offset_days} has {used} reminder(s) in the send"
+                " ledger, so it cannot be removed: change it, or make this sequence inactive and start a new one."
+            )
+        session.delete(existing.pop(gone))
+    session.flush()
+    for kept in existing.values():  # out of the way of the unique (sequence, position) while renumbering
+        kept.position = -kept.id
+    session.flush()
+    for position, step in enumerate(sorted(steps, key=lambda s: s.offset_days), start=1):
+        found = existing.get(step.step_id) if step.step_id is not None else None
+        row = found or DunningStep(sequence_id=sequence_id)
+        if found is None:
+            session.add(row)
+        row.position, row.offset_days, row.channel, row.stage = position, step.offset_days, step.channel, step.stage
+        row.template_key, row.mode = step.template_key or step.stage, step.mode
+        row.business_days, row.attach_invoices, row.conditions = (
+            step.business_days,
+            step.attach_invoices,
+            step.conditions,
+        )
+    sequence.name, sequence.description, sequence.active = name, description.strip(), active
+    sequence.version += 1
+    sequence.updated_by = actor.username
+    session.flush()
+    rows = list(session.scalars(select(DunningStep).where(DunningStep.sequence_id == sequence_id)))
+    audit.record(
+        session,
+        actor,
+        "dunning.sequence_update",
+        "dunning_sequence",
+        sequence_id,
+        before=before,
+        after=_sequence_snapshot(sequence, rows),
+    )
+    return sequence.version
+
+
+def _sequence_snapshot(sequence: DunningSequence, steps: list[DunningStep]) -> dict[str, Any]:
+    return {
+        "name": sequence.name,
+        "description": sequence.description,
+        "active": sequence.active,
+        "steps": [
+            {
+                "offset_days": s.offset_days,
+                "channel": s.channel,
+                "stage": s.stage,
+                "mode": s.mode,
+                "template_key": s.template_key,
+                "business_days": s.business_days,
+                "attach_invoices": s.attach_invoices,
+                "conditions": s.conditions,
+            }
+            for s in sorted(steps, key=lambda s: s.position)
+        ],
+    }
 
 
 def assign_sequence(

@@ -17,6 +17,7 @@ from core.services.send_review import SendLine
 
 @dataclass(frozen=True)
 class StepView:
+    step_id: int
     position: int
     offset_days: int  # from the oldest open due date; negative = before due
     channel: str
@@ -80,6 +81,7 @@ def list_sequences(session: Session, actor: Actor) -> list[SequenceView]:
     for s in session.scalars(select(DunningStep).order_by(DunningStep.sequence_id, DunningStep.position)):
         steps.setdefault(s.sequence_id, []).append(
             StepView(
+                s.id,
                 s.position,
                 s.offset_days,
                 s.channel,

@@ -4,6 +4,7 @@ one message per customer, step and currency; pauses and blocks recorded with rea
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from core import config
-from core.errors import Conflict
+from core.errors import Conflict, ValidationError
 from core.models import Contact, Customer, MessageTemplate, Payment, Send, Task
 from core.money import Money
 from core.roles import Role
-from core.services import accounts, customers, disputes, plans, promises, reminders, send_review, tasks
-from core.services.dunning import NewStep, create_sequence
+from core.services import accounts, customers, disputes, plans, promises, reminders, send_review, tasks, workflows
+from core.services.dunning import NewStep, create_sequence, update_sequence
 from core.services.plans import PlanRequest
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
 from tests.sms_gateway import running_gateway
@@ -429,3 +430,30 @@ def test_after_three_unanswered_reminders_a_collector_calls_instead(session, smt
     task = session.scalars(select(Task).where(Task.customer_id == customer_id)).one()
     assert "3 reminders without a reply or a payment" in task.script
     assert len(smtp.inbox.to(rows[0].address)) == 3
+
+
+def test_a_sent_step_can_be_edited_in_place_but_not_removed_and_is_not_sent_again(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence)
+    reminders.run(now=NOW)
+    [sent] = sends_of(session, customer_id)
+    steps = [s for s in workflows.list_sequences(session, SYSTEM) if s.sequence_id == sequence][0].steps
+    edited = [NewStep(s.offset_days, s.channel, s.stage, s.template_key, step_id=s.step_id) for s in steps]
+    without_first = edited[1:]
+
+    with pytest.raises(ValidationError, match="reminder step on day 3 has 1 reminder"):
+        update_sequence(
+            session, SYSTEM, sequence, version=1, name="Renamed", description="", active=True, steps=without_first
+        )
+    moved = [replace(edited[0], offset_days=2), *edited[1:]]
+    version = update_sequence(
+        session, SYSTEM, sequence, version=1, name=f"Renamed {TAG}", description="", active=True, steps=moved
+    )
+    reminders.run(now=NOW + timedelta(hours=1))
+
+    assert version == 2
+    assert [s.id for s in sends_of(session, customer_id)] == [sent.id]  # same step, same key: not twice
+    assert len(smtp.inbox.to(sent.address)) == 1
+    with pytest.raises(Conflict, match="since you opened it"):
+        update_sequence(
+            session, SYSTEM, sequence, version=1, name=f"Again {TAG}", description="", active=True, steps=moved
+        )

@@ -355,3 +355,67 @@ def test_saving_over_someone_elses_newer_version_is_refused(staff):
     assert texts(at.error) == [f"{SYSTEM.username} already saved a template {key} (email, en); reload to edit theirs."]
     at = at.button(key="workflows_template_reload").click().run()
     assert at.text_input(key="workflows_template_subject").value == "Theirs"
+
+
+def edit(at: AppTest, debtor: Debtor, version: int, changes: dict, *, active: bool = True) -> AppTest:
+    sid = debtor.sequence_id
+    at.session_state[f"workflows_edit_steps_{sid}_{version}"] = {
+        "edited_rows": {0: changes},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    if not active:
+        at.checkbox(key=f"workflows_edit_active_{sid}_{version}").uncheck()
+    return at.button(key=f"workflows_edit_save_{sid}_{version}").click().run()
+
+
+def test_a_manager_edits_a_steps_offset_and_conditions_and_switches_the_sequence_off(staff):
+    debtor = commit_debtor()
+    at = opened(staff[Role.MANAGER])
+
+    at = edit(at, debtor, 1, {"Offset days": 4, "Min overdue": "PHP 1000; usd 50", "Countries": "ph, sg"}, active=False)
+
+    assert not at.exception
+    assert not at.error
+    assert texts(at.success) == [f"Sequence {debtor.sequence!r} saved."]
+    with db.transaction() as session:
+        [saved] = [s for s in workflows.list_sequences(session, SYSTEM) if s.sequence_id == debtor.sequence_id]
+    assert (saved.version, saved.active, saved.updated_by) == (2, False, staff[Role.MANAGER])
+    [step] = saved.steps
+    assert step.step_id == debtor.step_id  # edited in place: its send keys still stop a second send
+    assert (step.offset_days, step.conditions) == (
+        4,
+        {"min_overdue": {"PHP": "1000", "USD": "50"}, "countries": ["PH", "SG"]},
+    )
+    reminders.run(now=datetime.now(UTC))
+    assert sends_of(debtor.customer_id) == []  # an inactive sequence plans nothing
+
+
+def test_a_condition_that_does_not_parse_is_refused_naming_the_step_and_nothing_changes(staff):
+    debtor = commit_debtor()
+    at = opened(staff[Role.MANAGER])
+
+    at = edit(at, debtor, 1, {"Min overdue": "a thousand pesos"})
+
+    assert texts(at.error) == ["Step 1: write a minimum overdue as a currency and an amount, e.g. PHP 5000."]
+    with db.transaction() as session:
+        [saved] = [s for s in workflows.list_sequences(session, SYSTEM) if s.sequence_id == debtor.sequence_id]
+    assert saved.version == 1 and saved.steps[0].conditions == {}
+
+
+def test_saving_a_sequence_someone_else_saved_meanwhile_is_refused_naming_them(staff):
+    debtor = commit_debtor()
+    other = commit_staff(f"ui_wf_other_{debtor.tag}")[Role.MANAGER]
+    mine, theirs = opened(staff[Role.MANAGER]), opened(other)
+
+    theirs = edit(theirs, debtor, 1, {"Offset days": 7})
+    assert texts(theirs.success) == [f"Sequence {debtor.sequence!r} saved."]
+    mine = edit(mine, debtor, 1, {"Offset days": 9})
+
+    assert texts(mine.error) == [
+        f"{debtor.sequence!r} was changed by {other} since you opened it (version 2, you had 1); nothing was saved."
+        " Its current steps are shown again."
+    ]
+    with db.transaction() as session:
+        [saved] = [s for s in workflows.list_sequences(session, SYSTEM) if s.sequence_id == debtor.sequence_id]
+    assert saved.steps[0].offset_days == 7
