@@ -15,6 +15,7 @@ from core.services.workflows import SequenceView
 from ui import fmt
 from ui import workflow_tables as tables
 from ui.auth import require_page
+from ui.dunning_settings import rules_tab
 from ui.export import download_buttons
 from ui.template_editor import templates_tab
 
@@ -98,6 +99,7 @@ tabs = st.tabs(
         f"Needs attention ({len(attention)})",
         f"Blocked contacts ({sum(n for _, n in reasons)})",
         "Templates",
+        "Contact rules",
     ]
 )
 
@@ -291,3 +293,6 @@ with tabs[4]:
 
 with tabs[5]:
     templates_tab(actor, stored_templates)
+
+with tabs[6]:
+    rules_tab(actor)

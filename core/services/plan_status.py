@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +15,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from core import plans as rules
-from core.errors import Conflict, ValidationError
+from core.errors import ValidationError
 from core.models import AccountSummary, Allocation, Customer, PaymentPlan, PlanInstalment, PlanInvoice, Setting
 from core.money import Money
 from core.roles import Actor, Permission
 from core.services import audit
 from core.services.activities import NewActivity, add_to_timeline
+from core.services.settings import save_setting
 
 SETTINGS_KEY = "payment_plans"
 # Plans whose instalments still count: a proposal or a rejected or cancelled plan has none.
@@ -73,24 +74,13 @@ def save_plan_settings(session: Session, actor: Actor, new: PlanSettings, *, ver
         raise ValidationError("A plan breaks after 1 to 365 days late.")
     if not 0 <= new.fee_percent <= 100 or new.fee_percent != new.fee_percent.quantize(Decimal("0.01")):
         raise ValidationError("The plan fee is a percentage from 0 to 100 with at most two decimals.")
-    row = session.get(Setting, SETTINGS_KEY, with_for_update=True)
-    if (0 if row is None else row.version) != version:
-        who = row.updated_by if row is not None else "someone"
-        raise Conflict(f"{who} changed the plan settings since you opened them; reload to see theirs.")
     values = {
         "broken_after_missed": new.broken_after_missed,
         "broken_after_days_late": new.broken_after_days_late,
         "fee_percent": str(new.fee_percent),
         "collectors_may_propose": new.collectors_may_propose,
     }
-    before = None if row is None else dict(row.value)
-    if row is None:
-        session.add(Setting(key=SETTINGS_KEY, value=values, version=1, updated_by=actor.username))
-    else:
-        row.value, row.version, row.updated_by = values, row.version + 1, actor.username
-        row.updated_at = datetime.now(UTC)
-    session.flush()
-    audit.record(session, actor, "settings.payment_plans", "setting", SETTINGS_KEY, before=before, after=values)
+    save_setting(session, actor, SETTINGS_KEY, values, version=version, what="plan settings")
 
 
 def paid_towards(session: Session, plan_ids: list[int]) -> dict[int, Decimal]:

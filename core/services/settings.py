@@ -59,20 +59,37 @@ def weights_version(session: Session) -> int:
 def save_weights(session: Session, actor: Actor, weights: Weights, *, version: int) -> None:
     """Store new weights. version is what the editor loaded (0: never saved); if someone saved
     since, nothing is written and the Conflict names who."""
-    audit.require(actor, Permission.TUNE_QUEUE, "settings.priority_weights", "setting", WEIGHTS_KEY)
-    row = session.get(Setting, WEIGHTS_KEY, with_for_update=True)
-    current = 0 if row is None else row.version
-    if current != version:
-        who = row.updated_by if row is not None else "someone"
-        raise Conflict(f"{who} changed the weights since you opened them; reload to see theirs.")
-    before = None if row is None else dict(row.value)
     values = weights_as_dict(weights)
+    save_setting(session, actor, WEIGHTS_KEY, values, version=version, permission=Permission.TUNE_QUEUE, what="weights")
+
+
+def setting_row(session: Session, key: str) -> Setting | None:
+    return session.get(Setting, key)
+
+
+def save_setting(
+    session: Session,
+    actor: Actor,
+    key: str,
+    value: dict[str, Any],
+    *,
+    version: int,
+    permission: Permission = Permission.MANAGE_ACCOUNTS,
+    what: str | None = None,
+) -> None:
+    """Store a setting's new value, audited with before and after. version is what the form loaded
+    (0: never saved); if someone saved since, nothing is written and the Conflict names who."""
+    what = what or key.replace("_", " ")
+    audit.require(actor, permission, f"settings.{key}", "setting", key)
+    row = session.get(Setting, key, with_for_update=True)
+    if (0 if row is None else row.version) != version:
+        who = row.updated_by if row is not None else "someone"
+        raise Conflict(f"{who} changed the {what} since you opened them; reload to see theirs.")
+    before = None if row is None else dict(row.value)
     if row is None:
-        session.add(Setting(key=WEIGHTS_KEY, value=values, version=1, updated_by=actor.username))
+        session.add(Setting(key=key, value=value, version=1, updated_by=actor.username))
     else:
-        row.value = values
-        row.version += 1
-        row.updated_by = actor.username
+        row.value, row.version, row.updated_by = value, row.version + 1, actor.username
         row.updated_at = datetime.now(UTC)
     session.flush()
-    audit.record(session, actor, "settings.priority_weights", "setting", WEIGHTS_KEY, before=before, after=values)
+    audit.record(session, actor, f"settings.{key}", "setting", key, before=before, after=value)

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from core import db
+from core.compliance import rules_for
 from core.models import Customer, DunningStep, MessageTemplate, Send
 from core.roles import Role
-from core.services import reminders, templates_admin, workflows
+from core.services import dunning_settings, reminders, templates_admin, workflows
 from core.services.dunning import NewStep, create_sequence
+from core.services.settings import setting_value
 from tests.factories import SYSTEM, make_customer, make_invoice
 from tests.ui.helpers import commit_staff, signed_in, tables_with, texts
 
@@ -419,3 +421,98 @@ def test_saving_a_sequence_someone_else_saved_meanwhile_is_refused_naming_them(s
     with db.transaction() as session:
         [saved] = [s for s in workflows.list_sequences(session, SYSTEM) if s.sequence_id == debtor.sequence_id]
     assert saved.steps[0].offset_days == 7
+
+
+# The rules tab saves settings every test in this run reads: these tests only add New Zealand and
+# Fiji, countries no other test's customers live in, so nothing else changes behaviour under them.
+
+
+def test_a_manager_adds_a_countrys_contact_rules_and_the_guard_follows_them(staff):
+    at = opened(staff[Role.MANAGER])
+    with db.transaction() as session:
+        rows, version = dunning_settings.contact_rules(session)
+    assert {"PH", "SG", "US"} <= {r.country for r in rows}
+
+    at.session_state[f"workflows_contact_rules_editor_{version}"] = {
+        "edited_rows": {},
+        "added_rows": [
+            {
+                "Country": "nz",
+                "From": "09:00",
+                "Until": "17:30",
+                "SMS per day": None,
+                "Messages per week": 2,
+                "Who may be contacted": "debtor",
+            }
+        ],
+        "deleted_rows": [],
+    }
+    at = at.button(key=f"workflows_contact_rules_save_{version}").click().run()
+
+    assert not at.exception
+    assert texts(at.success) == ["Contact rules saved: the next run follows them."]
+    with db.transaction() as session:
+        stored = setting_value(session, "contact_rules")
+        rules = rules_for("NZ", stored)
+    assert stored is not None and stored["NZ"] == {
+        "allowed_roles": ["debtor"],
+        "latest": "17:30",
+        "earliest": "09:00",
+        "messages_per_week": 2,
+        "sms_per_day": None,
+        "calls_per_7_days": None,  # left empty: no limit, where the default is 7
+        "days_after_conversation": None,
+    }
+    assert (rules.earliest, rules.latest, rules.sms_per_day, rules.allowed_roles) == (
+        time(9),
+        time(17, 30),
+        None,
+        frozenset({"debtor"}),
+    )
+    assert rules_for("PH", stored) == rules_for("PH")  # countries left alone keep the shipped rules
+
+
+def test_a_contact_hour_that_is_not_a_time_is_refused_naming_the_rule_and_nothing_is_saved(staff):
+    at = opened(staff[Role.MANAGER])
+    with db.transaction() as session:
+        before, version = dunning_settings.contact_rules(session)
+
+    at.session_state[f"workflows_contact_rules_editor_{version}"] = {
+        "edited_rows": {},
+        "added_rows": [{"Country": "FJ", "From": "25:00", "Until": "17:00"}],
+        "deleted_rows": [],
+    }
+    at = at.button(key=f"workflows_contact_rules_save_{version}").click().run()
+
+    assert texts(at.error) == ["Contact rule 'earliest' for FJ must be a time such as 08:00, not '25:00'."]
+    with db.transaction() as session:
+        assert dunning_settings.contact_rules(session) == (before, version)
+
+
+def test_escalation_thresholds_and_limitation_periods_are_saved_and_a_bad_amount_refused(staff):
+    at = opened(staff[Role.MANAGER])
+    with db.transaction() as session:
+        escalation, escalation_version = dunning_settings.escalation(session)
+        _, limitation_version = dunning_settings.limitation_periods(session)
+
+    at.text_input(key=f"workflows_escalation_above_{escalation_version}").input("NZD lots")
+    at = at.button(key=f"workflows_escalation_save_{escalation_version}").click().run()
+    assert texts(at.error) == ["'lots' is not an amount: write it like 500000 or 12500.50."]
+
+    at.text_input(key=f"workflows_escalation_above_{escalation_version}").input("NZD 250000")
+    at = at.button(key=f"workflows_escalation_save_{escalation_version}").click().run()
+    assert texts(at.success) == ["Escalation saved: the next run follows it."]
+    at.session_state[f"workflows_limitation_editor_{limitation_version}"] = {
+        "edited_rows": {},
+        "added_rows": [{"Country": "NZ", "Years": 6}],
+        "deleted_rows": [],
+    }
+    at = at.button(key=f"workflows_limitation_save_{limitation_version}").click().run()
+
+    assert texts(at.success) == ["Limitation periods saved."]
+    with db.transaction() as session:
+        saved, _ = dunning_settings.escalation(session)
+        years, _ = dunning_settings.limitation_periods(session)
+    assert saved.after == escalation.after
+    assert [m.format() for m in saved.above] == ["NZ$250,000.00"]
+    assert years["NZ"] == 6 and years["PH"] == 10
