@@ -194,6 +194,8 @@ class Customer(Timestamped, Base):
     attorney_on_record: Mapped[bool] = mapped_column(Boolean, server_default="false")
     deceased: Mapped[bool] = mapped_column(Boolean, server_default="false")
     do_not_contact: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Handed over to legal (the dunning legal stage sets it): no more reminders; counsel takes over.
+    legal: Mapped[bool] = mapped_column(Boolean, server_default="false")
     # Who set each hold or flag, when and why: {flag: {"by": username, "at": iso time, "why": text}}.
     flag_notes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     # The day the collector means to work the account again; it stays out of "today" until then.

@@ -16,7 +16,7 @@ from core.money import Money
 from core.roles import Actor, Permission, Role
 from core.services import audit
 
-FLAGS = ("on_hold", "bankrupt", "attorney_on_record", "deceased", "do_not_contact")
+FLAGS = ("on_hold", "bankrupt", "attorney_on_record", "deceased", "do_not_contact", "legal")
 CHANNELS = ("email", "sms", "call", "letter")
 
 
@@ -185,6 +185,7 @@ FLAG_LABELS = {
     "attorney_on_record": "Attorney on record",
     "deceased": "Deceased",
     "do_not_contact": "Do not contact",
+    "legal": "Handed over to legal",
 }
 
 

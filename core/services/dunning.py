@@ -38,6 +38,7 @@ FLAG_REASONS = {
     "attorney_on_record": "attorney on record",
     "deceased": "deceased",
     "do_not_contact": "do not contact",
+    "legal": "handed over to legal",
 }
 
 

@@ -36,7 +36,7 @@ from core.roles import Actor, Permission
 from core.services import audit
 from core.services.settings import get_weights
 
-FLAGS = ("on_hold", "bankrupt", "attorney_on_record", "deceased", "do_not_contact", "disputed")
+FLAGS = ("on_hold", "bankrupt", "attorney_on_record", "deceased", "do_not_contact", "legal", "disputed")
 SORTS = {
     "priority": "Priority (highest first)",
     "days_past_due": "Days past due (most first)",

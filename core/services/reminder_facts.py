@@ -61,6 +61,7 @@ class SendFacts:
     address: str | None
     request: compliance.ContactRequest | None
     unanswered: int = 0  # reminders sent since the customer last paid or got in touch
+    legal: bool = False  # handed over to legal: counsel deals with the account, reminders stop
 
 
 def escalation(facts: SendFacts, currency: str, rules: dict[str, Any] | None) -> str | None:
@@ -175,6 +176,7 @@ def gather_many(session: Session, work: list[tuple[Send, DunningStep]], *, now: 
             address=address,
             request=request,
             unanswered=book.unanswered.get(customer.id, 0),
+            legal=customer.legal,
         )
     return facts
 
@@ -362,6 +364,8 @@ def guard(facts: SendFacts, channel: str, *, now: datetime, contact_rules: dict[
         code = "on_plan" if "plan" in facts.paused else "promise_pending" if "promised" in facts.paused else "flagged"
         if code != "flagged" or facts.request is None:  # the guard names each flag with its own code
             reasons.append(compliance.Reason(code, facts.paused))
+        elif facts.legal:  # not a contact rule, so the guard does not know it: named here
+            reasons.append(compliance.Reason("legal", "handed over to legal"))
     if facts.possible_payment:
         reasons.append(compliance.Reason("possible_payment", facts.possible_payment))
     if channel == "call":

@@ -1,19 +1,21 @@
 """Letter steps of the reminder batch: the letter (or, at the legal handover stage, the formal
 demand) is rendered as a PDF, kept on the account as a document in the same transaction that
 marks the send done, and the run's letters are collected into one printable file. A legal
-handover never fires on a time-barred debt and leaves a task to hand the account over."""
+handover never fires on a time-barred debt, flags the account legal (reminders stop) and leaves
+a task to hand the account over."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
 from core import letters
 from core.config import get_settings
-from core.models import Send, Task
+from core.models import Customer, Send, Task
 from core.roles import Actor
 from core.services import documents
+from core.services.activities import NewActivity, add_to_timeline
 from core.services.reminder_facts import SendFacts
 from core.services.settings import setting_value
 
@@ -57,6 +59,7 @@ def write_letter(
         description=f"{letter.kind.capitalize()} letter: {subject}",
     )
     if stage == "legal_handover":
+        _flag_legal(session, actor, send.customer_id, subject)
         session.add(
             Task(
                 customer_id=send.customer_id,
@@ -68,6 +71,26 @@ def write_letter(
             )
         )
     return document_id, letter
+
+
+def _flag_legal(session: Session, actor: Actor, customer_id: int, subject: str) -> None:
+    """The account is handed over: flagged legal (reminders stop), with who, when and why, like
+    any flag a person sets; a manager clears it on the account page."""
+    customer = session.get(Customer, customer_id, with_for_update=True)
+    assert customer is not None
+    why = f"the formal demand went out: {subject}"
+    customer.legal = True
+    notes = dict(customer.flag_notes or {})
+    notes["legal"] = {"by": actor.username, "at": datetime.now(UTC).isoformat(timespec="minutes"), "why": why}
+    customer.flag_notes = notes
+    add_to_timeline(
+        session,
+        actor,
+        customer_id,
+        NewActivity(
+            kind="status_change", summary=f"Handed over to legal: {why}", details={"flag": "legal", "on": True}
+        ),
+    )
 
 
 def write_batch(run_letters: list[letters.Letter], *, now: datetime) -> str | None:

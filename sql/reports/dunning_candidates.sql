@@ -6,7 +6,7 @@ SELECT c.id AS customer_id, c.country, c.segment, c.risk_tier, c.sequence_id,
        b.currency, b.oldest_due_date AS anchor,
        coalesce(o.overdue, 0) AS overdue,
        c.on_hold AND (c.hold_until IS NULL OR c.hold_until >= :today) AS on_hold,
-       c.bankrupt, c.attorney_on_record, c.deceased, c.do_not_contact,
+       c.bankrupt, c.attorney_on_record, c.deceased, c.do_not_contact, c.legal,
        EXISTS (
            SELECT 1 FROM payment_plans p
            WHERE p.customer_id = c.id AND p.currency = b.currency AND p.status = 'current'

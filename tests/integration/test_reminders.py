@@ -409,6 +409,23 @@ def test_the_legal_stage_writes_a_formal_demand_and_a_task_but_never_on_a_time_b
     assert any("time-barred" in s.reasons[0]["text"] for s in sends_of(session, barred))
     assert not session.scalars(select(Task).where(Task.customer_id == barred)).all()
     assert demand.channel == "letter"
+    assert [f.name for f in view.flags] == ["legal"] and "formal demand went out" in (view.flags[0].why or "")
+    assert not session.get(Customer, barred).legal
+
+
+def test_an_account_handed_over_to_legal_gets_no_more_reminders_until_the_flag_is_cleared(session, smtp, sequence):
+    customer_id, _ = debtor(session, sequence)
+    customers.set_flag(session, SYSTEM, customer_id, "legal", on=True, why="counsel instructed")
+
+    reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "blocked"
+    assert {r["code"] for r in send.reasons} == {"legal"}
+    assert smtp.inbox.to(send.address or "@") == []
+    customers.set_flag(session, SYSTEM, customer_id, "legal", on=False, why="settled with counsel")
+    reminders.run(now=NOW + timedelta(days=1))
+    assert sends_of(session, customer_id)[0].status == "sent"
 
 
 def test_after_three_unanswered_reminders_a_collector_calls_instead(session, smtp):

@@ -1,10 +1,12 @@
-"""send state: what a reminder's decision rests on, re-read in the statement that marks it sending
+"""send state: what a reminder's decision rests on, re-read in the statement that marks it sending;
+the legal flag
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-24 17:50:00
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -44,6 +46,8 @@ $$
 
 def upgrade() -> None:
     op.execute(SEND_STATE)
+    # The legal handover stage flags the account: counsel takes over and reminders stop.
+    op.add_column("customers", sa.Column("legal", sa.Boolean(), server_default="false", nullable=False))
     # The digest's "unmatched payments in this currency" without scanning every unmatched payment.
     op.create_index(
         "ix_payments_unmatched", "payments", ["currency", "id"], postgresql_where="customer_id IS NULL"
@@ -51,5 +55,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("customers", "legal")
     op.drop_index("ix_payments_unmatched", table_name="payments")
     op.execute("DROP FUNCTION IF EXISTS recoup_send_state(integer, text)")
