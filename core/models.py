@@ -514,6 +514,20 @@ class AssignmentRule(Timestamped, Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
+class AddressOptOut(Base):
+    """An email address or phone number its owner asked us to stop using, on any channel. Kept by
+    the address, not the contact row, so a re-import that rewrites contacts cannot undo it."""
+
+    __tablename__ = "address_opt_outs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # lower-case email, or E.164
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    why: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Setting(Base):
     """A setting managers change in the app (the queue's weights…), versioned like any record."""
 

@@ -13,7 +13,7 @@ from core.errors import RecoupError, ValidationError
 from core.models import CALL_OUTCOMES, DISPUTE_CATEGORIES
 from core.money import Money
 from core.roles import Actor
-from core.services import adjustments, customers, disputes, documents, promises
+from core.services import adjustments, customers, disputes, documents, opt_outs, promises
 from core.services.accounts import AccountView
 from core.services.activities import OUTCOME_LABELS, CallLog
 from ui import fmt
@@ -262,6 +262,41 @@ def _preferences(actor: Actor, view: AccountView) -> None:
                 lambda session: customers.set_contact_preferences(session, actor, contact_id, prefs),
                 "Preferences saved.",
             )
+    _stop_addresses(actor, view, contact)
+
+
+def _stop_addresses(actor: Actor, view: AccountView, contact: customers.ContactView) -> None:
+    """An address its owner asked us to stop using: no message or call to it on any channel, even
+    after an import rewrites the contact."""
+    with db.transaction() as session:
+        stopped = opt_outs.stopped_for(session, view.customer_id)
+    for entry in stopped:
+        st.warning(f"Stopped: {entry.address} — {entry.why} ({entry.by}, {fmt.when(entry.at)})")
+    mine = [a for a in (contact.email, None if contact.masked else contact.phone) if a]
+    usable = [a for a in mine if opt_outs.normal(a) not in {e.address for e in stopped}]
+    with st.form("stop_address_form"):
+        cols = st.columns([2, 3])
+        address = cols[0].selectbox(
+            "Stop this address", usable or ["(nothing left to stop)"], disabled=not usable, key="stop_address"
+        )
+        why = cols[1].text_input("Why", key="stop_address_why", placeholder="e.g. asked by phone on 3 Dec")
+        if st.form_submit_button("Stop this address", key="stop_address_submit", disabled=not usable):
+            _run(
+                lambda session: opt_outs.stop_address(session, actor, view.customer_id, str(address), why=why),
+                f"{address} stopped: nothing more goes to it.",
+            )
+    if stopped:
+        with st.form("resume_address_form"):
+            cols = st.columns([2, 3])
+            again = cols[0].selectbox("Contact again", [e.address for e in stopped], key="resume_address")
+            why_again = cols[1].text_input("Why", key="resume_address_why", placeholder="e.g. asked us to resume")
+            if st.form_submit_button("Contact this address again", key="resume_address_submit"):
+                _run(
+                    lambda session: opt_outs.resume_address(
+                        session, actor, view.customer_id, str(again), why=why_again
+                    ),
+                    f"{again} may be contacted again.",
+                )
 
 
 def _attach(actor: Actor, view: AccountView) -> None:

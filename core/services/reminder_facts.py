@@ -29,6 +29,7 @@ from core.models import (
     Send,
 )
 from core.money import Money
+from core.services import opt_outs
 from core.services.dunning import FLAG_REASONS
 
 CHANNELS = ("email", "sms", "call", "letter")
@@ -89,6 +90,7 @@ class _Book:
     contacts: dict[int, list[Contact]]
     history: dict[int, list[compliance.PastContact]]
     unanswered: dict[int, int]
+    stopped: set[str]  # addresses their owners asked us to stop using (opt_outs.normal spelling)
 
 
 def gather_facts(session: Session, send: Send, step: DunningStep, *, now: datetime) -> SendFacts:
@@ -143,6 +145,7 @@ def gather_many(session: Session, work: list[tuple[Send, DunningStep]], *, now: 
                 days_past_due=days_past_due,
                 consent=bool(getattr(contact, f"consent_{step.channel}", True)),
                 opted_out_channels=frozenset(c for c in CHANNELS if getattr(contact, f"opted_out_{c}")),
+                opted_out_addresses=frozenset({address} if opt_outs.normal(address) in book.stopped else ()),
                 on_hold=customer.on_hold,
                 hold_until=customer.hold_until,
                 bankrupt=customer.bankrupt,
@@ -216,7 +219,9 @@ def _read_book(session: Session, ids: list[int], now: datetime) -> _Book:
     contacts: dict[int, list[Contact]] = defaultdict(list)
     for contact in session.scalars(select(Contact).where(Contact.customer_id == any_(_ids(ids))).order_by(Contact.id)):
         contacts[contact.customer_id].append(contact)
+    addresses = {a for people in contacts.values() for c in people for a in (c.email, c.phone) if a}
     return _Book(
+        stopped=opt_outs.stopped_among(session, addresses),
         customers=customers,
         open_invoices=open_invoices,
         current_plans=current_plans,

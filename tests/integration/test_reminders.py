@@ -17,7 +17,18 @@ from core.errors import Conflict, ValidationError
 from core.models import Contact, Customer, MessageTemplate, Payment, Send, Task
 from core.money import Money
 from core.roles import Role
-from core.services import accounts, customers, disputes, plans, promises, reminders, send_review, tasks, workflows
+from core.services import (
+    accounts,
+    customers,
+    disputes,
+    opt_outs,
+    plans,
+    promises,
+    reminders,
+    send_review,
+    tasks,
+    workflows,
+)
 from core.services.dunning import NewStep, create_sequence, update_sequence
 from core.services.plans import PlanRequest
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
@@ -474,3 +485,29 @@ def test_a_sent_step_can_be_edited_in_place_but_not_removed_and_is_not_sent_agai
         update_sequence(
             session, SYSTEM, sequence, version=1, name=f"Again {TAG}", description="", active=True, steps=moved
         )
+
+
+def test_an_address_its_owner_stopped_gets_nothing_while_the_customers_other_addresses_still_do(
+    session, smtp, sequence
+):
+    customer_id, _ = debtor(session, sequence)
+    contact = session.scalars(select(Contact).where(Contact.customer_id == customer_id)).one()
+    stopped = contact.email.upper()  # however it is spelled
+    opt_outs.stop_address(session, SYSTEM, customer_id, stopped, why="asked by email to stop")
+
+    reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    assert send.status == "blocked" and [r["code"] for r in send.reasons] == ["opted_out_address"]
+    assert smtp.inbox.to(contact.email) == []
+    with pytest.raises(ValidationError, match="already stopped"):
+        opt_outs.stop_address(session, SYSTEM, customer_id, contact.email, why="again")
+    with pytest.raises(ValidationError, match="not an address of this customer"):
+        opt_outs.stop_address(session, SYSTEM, customer_id, "someone@else.example", why="typo")
+    second = session.get(Contact, contact.id)
+    second.email = f"new-{contact.email}"  # a new address for the same person: the stop was for the old one
+    session.flush()
+    reminders.run(now=NOW + timedelta(days=1))
+    assert sends_of(session, customer_id)[0].status == "sent"
+    assert len(smtp.inbox.to(second.email)) == 1
+    assert [s.address for s in opt_outs.stopped_for(session, customer_id)] == []

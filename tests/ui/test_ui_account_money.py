@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from core import db
-from core.models import Customer, Payment, PaymentPlan, Refund
+from core.models import Contact, Customer, Payment, PaymentPlan, Refund
 from core.roles import Role
-from core.services import ledger, users
-from tests.factories import make_customer, make_invoice
+from core.services import accounts, ledger, opt_outs, users
+from tests.factories import SYSTEM, make_customer, make_invoice
 from tests.ui.helpers import commit_staff, texts
 from tests.ui.helpers import open_account as account
 
@@ -154,3 +154,41 @@ def test_a_manager_turns_reminders_off_for_a_customer(staff):
     assert "Reminder settings saved." in texts(at.success)
     with db.transaction() as session:
         assert session.get(Customer, customer).dunning_excluded is True
+
+
+def test_a_collector_stops_an_address_and_later_resumes_it_each_on_the_timeline(staff):
+    customer, _ = new_account(staff)
+    with db.transaction() as session:
+        email = session.scalars(select(Contact.email).where(Contact.customer_id == customer)).first()
+    at = account(staff[Role.COLLECTOR], customer)
+
+    at.selectbox(key="stop_address").set_value(email)
+    at.text_input(key="stop_address_why").input("asked by phone to stop emailing")
+    at = at.button(key="stop_address_submit").click().run()
+
+    assert not at.exception and not at.error
+    assert texts(at.success) == [f"{email} stopped: nothing more goes to it."]
+    assert any(f"Stopped: {email} — asked by phone to stop emailing" in w for w in texts(at.warning))
+    with db.transaction() as session:
+        assert opt_outs.stopped_among(session, {email}) == {email}
+
+    at.text_input(key="resume_address_why").input("asked us to resume")
+    at = at.button(key="resume_address_submit").click().run()
+
+    assert texts(at.success) == [f"{email} may be contacted again."]
+    with db.transaction() as session:
+        assert opt_outs.stopped_among(session, {email}) == set()
+        summaries = [e.summary for e in accounts.account_timeline(session, SYSTEM, customer)]
+    assert f"Stopped contacting {email}: asked by phone to stop emailing" in summaries
+    assert f"Contacting {email} again: asked us to resume" in summaries
+
+
+def test_stopping_an_address_without_a_reason_is_refused_and_nothing_is_stopped(staff):
+    customer, _ = new_account(staff)
+    at = account(staff[Role.COLLECTOR], customer)
+
+    at = at.button(key="stop_address_submit").click().run()
+
+    assert texts(at.error) == ["Reason is required."]
+    with db.transaction() as session:
+        assert opt_outs.stopped_for(session, customer) == []

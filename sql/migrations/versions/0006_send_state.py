@@ -1,5 +1,5 @@
 """send state: what a reminder's decision rests on, re-read in the statement that marks it sending;
-the legal flag
+the legal flag; addresses their owners asked us to stop using
 
 Revision ID: 0006
 Revises: 0005
@@ -17,9 +17,9 @@ depends_on = None
 # Everything the batch's decision about one customer and currency rests on, as one digest: the
 # open invoices and what each still owes, the customer's flags (updated_at moves with every edit),
 # the contacts and their opt-outs, pending promises, current plans, unmatched payments in that
-# currency, payments, timeline entries and messages going out. The batch reads it with the facts
-# and again in the UPDATE that marks a send "sending": a different digest means something changed
-# in between, and that send is re-read and decided on its own.
+# currency, payments, timeline entries, messages going out and addresses stopped. The batch reads
+# it with the facts and again in the UPDATE that marks a send "sending": a different digest means
+# something changed in between, and that send is re-read and decided on its own.
 SEND_STATE = """
 CREATE OR REPLACE FUNCTION recoup_send_state(p_customer integer, p_currency text) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -38,16 +38,36 @@ SELECT md5(concat_ws('|',
     -- walking the whole table backwards by id looking for them
     (SELECT count(*) || ':' || coalesce(max(id), 0) FROM payments WHERE customer_id = p_customer),
     (SELECT count(*) || ':' || coalesce(max(id), 0) FROM activities WHERE customer_id = p_customer),
-    (SELECT count(*) FROM sends WHERE customer_id = p_customer AND status IN ('sending', 'sent'))
+    (SELECT count(*) FROM sends WHERE customer_id = p_customer AND status IN ('sending', 'sent')),
+    (SELECT count(*) FROM address_opt_outs WHERE customer_id = p_customer)
 ))
 $$
 """
 
 
 def upgrade() -> None:
-    op.execute(SEND_STATE)
     # The legal handover stage flags the account: counsel takes over and reminders stop.
     op.add_column("customers", sa.Column("legal", sa.Boolean(), server_default="false", nullable=False))
+    # Addresses their owners asked us to stop using: kept apart from contacts, so imports cannot undo them.
+    op.create_table(
+        "address_opt_outs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("address", sa.String(length=320), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("why", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_address_opt_outs_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_address_opt_outs")),
+        sa.UniqueConstraint("address", name=op.f("uq_address_opt_outs_address")),
+    )
+    op.create_index(op.f("ix_address_opt_outs_customer_id"), "address_opt_outs", ["customer_id"], unique=False)
+    op.execute(SEND_STATE)  # last: it reads the tables above
     # The digest's "unmatched payments in this currency" without scanning every unmatched payment.
     op.create_index(
         "ix_payments_unmatched", "payments", ["currency", "id"], postgresql_where="customer_id IS NULL"
@@ -55,6 +75,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_address_opt_outs_customer_id"), table_name="address_opt_outs")
+    op.drop_table("address_opt_outs")
     op.drop_column("customers", "legal")
     op.drop_index("ix_payments_unmatched", table_name="payments")
     op.execute("DROP FUNCTION IF EXISTS recoup_send_state(integer, text)")
