@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import InvalidOperation
 
 import streamlit as st
@@ -16,6 +16,7 @@ from core.roles import Actor
 from core.services import adjustments, customers, disputes, documents, opt_outs, promises
 from core.services.accounts import AccountView
 from core.services.activities import OUTCOME_LABELS, CallLog
+from core.services.reminder_facts import may_call_now
 from ui import fmt
 
 
@@ -75,6 +76,14 @@ def _currencies(view: AccountView) -> list[str]:
 
 
 def _call(actor: Actor, view: AccountView, today: date) -> None:
+    with db.transaction() as session:
+        verdict = may_call_now(session, view.customer_id, now=datetime.now(UTC))
+    outside = "; ".join(r.text for r in verdict.reasons)
+    if verdict.allowed:
+        st.caption("✓ Calling now is within the contact rules for this debtor.")
+    else:
+        again = f" Allowed again from {fmt.when(verdict.retry_at)}." if verdict.retry_at else ""
+        st.warning(f"Do not call now: {outside}.{again}", icon="⏸")
     with st.form("call_form"):
         cols = st.columns(3)
         outcome = cols[0].selectbox("Outcome", CALL_OUTCOMES, format_func=OUTCOME_LABELS.get, key="call_outcome")
@@ -99,7 +108,10 @@ def _call(actor: Actor, view: AccountView, today: date) -> None:
                     due_on=due_on if promised else None,
                 )
 
-            _run(log, "Call logged" + (" with the promise." if outcome == "promise_made" else "."))
+            done = "Call logged" + (" with the promise." if outcome == "promise_made" else ".")
+            if direction == "outbound" and not verdict.allowed:
+                done += f" It was made outside the contact rules ({outside})."
+            _run(log, done)
 
 
 def _promise(actor: Actor, view: AccountView, today: date) -> None:

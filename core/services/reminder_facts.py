@@ -31,6 +31,7 @@ from core.models import (
 from core.money import Money
 from core.services import opt_outs
 from core.services.dunning import FLAG_REASONS
+from core.services.settings import setting_value
 
 CHANNELS = ("email", "sms", "call", "letter")
 ROLE_ORDER = {"debtor": 0, "guarantor": 1, "billing": 2}
@@ -182,6 +183,42 @@ def gather_many(session: Session, work: list[tuple[Send, DunningStep]], *, now: 
             legal=customer.legal,
         )
     return facts
+
+
+def may_call_now(session: Session, customer_id: int, *, now: datetime) -> Verdict:
+    """May a collector phone this customer now? The compliance guard's answer for a live call to the
+    contact a reminder would call: the country's hours in the debtor's zone, the 7-in-7 rule and the
+    7 days after a conversation (calls logged by hand count), flags, opt-outs and who may be called."""
+    book = _read_book(session, [customer_id], now)
+    customer = book.customers[customer_id]
+    contact = _contact(book.contacts.get(customer_id, []), "call")
+    phone = _address(contact, "call")
+    if contact is None or phone is None:
+        return Verdict(False, (compliance.Reason("no_address", "no contact with a phone number"),), None)
+    today = now.astimezone(UTC).date()
+    oldest = min((i.due_date for rows in book.open_invoices.values() for i, _ in rows), default=today)
+    request = compliance.ContactRequest(
+        channel="call",
+        address=phone,
+        time_zone=customer.time_zone,
+        contact_role=contact.role,
+        contact_id=contact.id,
+        debt_key=f"c{customer.id}",
+        days_past_due=max(0, (today - oldest).days),
+        consent=bool(getattr(contact, "consent_call", True)),
+        opted_out_channels=frozenset(c for c in CHANNELS if getattr(contact, f"opted_out_{c}")),
+        opted_out_addresses=frozenset({phone} if opt_outs.normal(phone) in book.stopped else ()),
+        on_hold=_flag(customer, "on_hold", today),
+        hold_until=customer.hold_until,
+        bankrupt=customer.bankrupt,
+        attorney_on_record=customer.attorney_on_record,
+        deceased=customer.deceased,
+        do_not_contact=customer.do_not_contact,
+        history=tuple(book.history.get(customer.id, ())),
+    )
+    rules = compliance.rules_for(customer.country, setting_value(session, "contact_rules"))
+    decision = compliance.decide(request, rules, now=now)
+    return Verdict(decision.allowed, tuple(decision.reasons), decision.retry_at)
 
 
 def _ids(ids: list[int]) -> Any:

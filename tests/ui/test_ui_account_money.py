@@ -4,7 +4,7 @@ a manager agrees a plan after previewing it; a collector proposes one; bad input
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,8 @@ from sqlalchemy import select
 from core import db
 from core.models import Contact, Customer, Payment, PaymentPlan, Refund
 from core.roles import Role
-from core.services import accounts, ledger, opt_outs, users
+from core.services import accounts, customers, ledger, opt_outs, users
+from core.services.activities import NewActivity, log_activity
 from tests.factories import SYSTEM, make_customer, make_invoice
 from tests.ui.helpers import commit_staff, texts
 from tests.ui.helpers import open_account as account
@@ -192,3 +193,38 @@ def test_stopping_an_address_without_a_reason_is_refused_and_nothing_is_stopped(
     assert texts(at.error) == ["Reason is required."]
     with db.transaction() as session:
         assert opt_outs.stopped_for(session, customer) == []
+
+
+def test_a_collector_is_warned_before_an_eighth_call_in_seven_days_and_told_when_logging_it(staff):
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        collector = users.find_active_user(session, staff[Role.COLLECTOR])
+        customer = make_customer(session, country="US", time_zone="America/Chicago", collector_id=collector.id)
+        contact_id = customers.add_contact(
+            session, SYSTEM, customer, customers.NewContact(name="Lee Park", phone="+1 312 555 0199")
+        )
+        make_invoice(session, customer, amount="640.00", currency="USD", due_in_days=-20)
+        for hours in range(7):
+            log_activity(
+                session,
+                SYSTEM,
+                customer,
+                NewActivity(
+                    kind="call",
+                    outcome="no_answer",
+                    direction="outbound",
+                    contact_id=contact_id,
+                    occurred_at=now - timedelta(hours=hours + 1),
+                ),
+            )
+    at = account(staff[Role.COLLECTOR], customer)
+
+    [warning] = [w for w in texts(at.warning) if w.startswith("Do not call now")]
+    assert "7 call attempts in the last 7 days about this debt" in warning
+
+    at.selectbox(key="call_outcome").set_value("no_answer")
+    at = at.button(key="call_submit").click().run()
+
+    [done] = texts(at.success)
+    assert done.startswith("Call logged. It was made outside the contact rules (")
+    assert "7 call attempts in the last 7 days" in done
