@@ -44,19 +44,29 @@ def _serve_sink(port: int, ready: Any) -> None:
 class ReminderFigures:
     planned_sends: int  # rows a run would write to the send ledger
     planning_seconds: float  # the dry run: planning alone over the whole book
-    sample: int  # sends processed by each timed run
+    sample: int  # sends each timed run was allowed (--limit)
+    one_worker_sends: int  # sends each run actually processed: fewer if the book ran out
     one_worker_seconds: float
+    two_workers_sends: int
     two_workers_seconds: float
     outcomes: dict[str, int]  # of the two timed runs together
 
     @property
+    def one_worker_rate(self) -> float:
+        return self.one_worker_sends / self.one_worker_seconds if self.one_worker_seconds else 0.0
+
+    @property
+    def two_workers_rate(self) -> float:
+        return self.two_workers_sends / self.two_workers_seconds if self.two_workers_seconds else 0.0
+
+    @property
     def speedup(self) -> float:
-        return self.one_worker_seconds / self.two_workers_seconds if self.two_workers_seconds else 0.0
+        return self.two_workers_rate / self.one_worker_rate if self.one_worker_rate else 0.0
 
     @property
     def full_run_estimate_seconds(self) -> float:
         """A 100,000-send run with two workers, at the two-worker rate measured."""
-        return FULL_RUN * self.two_workers_seconds / self.sample if self.sample else 0.0
+        return FULL_RUN / self.two_workers_rate if self.two_workers_rate else 0.0
 
 
 def time_reminders(connection: Connection, *, as_of: date, sample: int) -> ReminderFigures:
@@ -112,6 +122,8 @@ def time_reminders(connection: Connection, *, as_of: date, sample: int) -> Remin
                 os.environ[key] = value
         config.get_settings.cache_clear()
     outcomes = dict(one.outcomes + two.outcomes)
+    if min(sum(one.outcomes.values()), sum(two.outcomes.values())) < sample:
+        log.warning("reminders: the book ran out of due sends before a timed run had %s: rates use what ran", sample)
     log.info(
         "reminders: %s sends in %.1f s (1 worker), %.1f s (2 workers); %s", sample, one_seconds, two_seconds, outcomes
     )
@@ -119,7 +131,9 @@ def time_reminders(connection: Connection, *, as_of: date, sample: int) -> Remin
         planned_sends=planned,
         planning_seconds=planning,
         sample=sample,
+        one_worker_sends=sum(one.outcomes.values()),
         one_worker_seconds=one_seconds,
+        two_workers_sends=sum(two.outcomes.values()),
         two_workers_seconds=two_seconds,
         outcomes=outcomes,
     )
@@ -132,8 +146,10 @@ def reminder_lines(figures: ReminderFigures | None) -> list[str]:
         "",
         f"reminders: planning alone          {figures.planning_seconds:.1f} s for {figures.planned_sends:,} due sends"
         f"  target ≤ 30 s: {'met' if figures.planning_seconds <= 30 else 'MISSED'}",
-        f"reminders: {figures.sample:,} sends, 1 worker  {figures.one_worker_seconds:.1f} s",
-        f"reminders: {figures.sample:,} sends, 2 workers {figures.two_workers_seconds:.1f} s"
+        f"reminders: {figures.one_worker_sends:,} sends, 1 worker  {figures.one_worker_seconds:.1f} s"
+        f" = {figures.one_worker_rate:,.0f}/s",
+        f"reminders: {figures.two_workers_sends:,} sends, 2 workers {figures.two_workers_seconds:.1f} s"
+        f" = {figures.two_workers_rate:,.0f}/s"
         f"  speed-up {figures.speedup:.2f}× (target ≥ 1.7×: {'met' if figures.speedup >= 1.7 else 'MISSED'})",
         f"reminders: 100,000 sends, 2 workers ≈ {figures.full_run_estimate_seconds:.0f} s at that rate"
         f"  target ≤ 60 s: {'met' if figures.full_run_estimate_seconds <= 60 else 'MISSED'}",

@@ -353,6 +353,15 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
         if demo is None
         else asdict(demo) | {"seconds": round(demo.seconds, 3), "dashboard": _dashboard(demo.dashboard)},
         "demo_seed_error": figures.demo_seed_error,
+        "reminders": None
+        if figures.reminders is None
+        else asdict(figures.reminders)
+        | {
+            "one_worker_per_second": round(figures.reminders.one_worker_rate, 1),
+            "two_workers_per_second": round(figures.reminders.two_workers_rate, 1),
+            "speedup": round(figures.reminders.speedup, 2),
+            "full_run_estimate_seconds": round(figures.reminders.full_run_estimate_seconds, 1),
+        },
         "targets": {
             "import_vs_copy_max": TARGET_IMPORT_VS_COPY,
             "import_rows_per_second_min": TARGET_IMPORT_ROWS_PER_SECOND,

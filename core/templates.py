@@ -212,7 +212,7 @@ def merge_fields(context: MergeContext, *, channel: str, language: str) -> dict[
         return _sms_amount(money, locale) if channel == "sms" else money.format(locale)
 
     def day(value: date) -> str:
-        return format_date(value, format="long", locale=locale)
+        return _long_date(value, locale)
 
     totals: dict[str, Money] = {}  # one total per currency: amounts in different currencies never add up
     for line in context.invoices:
@@ -259,6 +259,11 @@ def merge_fields(context: MergeContext, *, channel: str, language: str) -> dict[
         "today": day(context.as_of),
         "respond_by": day(context.respond_by) if context.respond_by else "",
     }
+
+
+@lru_cache(maxsize=4096)
+def _long_date(value: date, locale: str) -> str:
+    return format_date(value, format="long", locale=locale)
 
 
 def _sms_amount(money: Money, locale: str) -> str:
