@@ -146,6 +146,59 @@ def remind(
         raise typer.Exit(1)
 
 
+REPORTS = ("aging", "dso", "cei", "recovery", "collectors", "late-payers", "promises", "forecast", "disputes")
+
+
+@app.command("report")
+def report(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(REPORTS)}.")],
+    as_of: Annotated[str | None, typer.Option(help="Aging and forecast as of this day (YYYY-MM-DD).")] = None,
+    start: Annotated[str | None, typer.Option(help="Period start; default 12 months before the as-of month.")] = None,
+    end: Annotated[str | None, typer.Option(help="Period end; default the as-of day.")] = None,
+    currency: Annotated[str | None, typer.Option(help="Only this currency, e.g. PHP.")] = None,
+    group_by: Annotated[str, typer.Option(help="Aging by customer, collector, segment or country.")] = "customer",
+    output: Annotated[str, typer.Option("--format", help="table, csv or xlsx.")] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file (needed for xlsx).")] = None,
+) -> None:
+    """A report for scheduled e-mailing or spreadsheets (see README: Reports)."""
+    from core import export
+    from core.services import reports
+
+    if name not in REPORTS:
+        raise _fail(f"No report {name!r}: choose one of {', '.join(REPORTS)}.")
+    if output not in ("table", "csv", "xlsx"):
+        raise _fail(f"--format must be table, csv or xlsx, not {output!r}.")
+    if output == "xlsx" and out is None:
+        raise _fail("--format xlsx writes a file: give it with --out FILE.")
+    day = _day(as_of)
+    first, _ = reports.period_default(day)
+    chosen = reports.ReportFilter(
+        as_of=day,
+        start=_day(start) if start else first,
+        end=_day(end) if end else day,
+        currency=currency.upper() if currency else None,
+    )
+    with db.transaction() as session:
+        table = reports.run_report(session, Actor.system_process("report"), name, chosen, group_by=group_by)
+    if output == "xlsx":
+        assert out is not None
+        out.write_bytes(export.xlsx_bytes(table, sheet=name))
+    elif output == "csv":
+        data = export.csv_bytes(table)
+        if out is None:
+            sys.stdout.buffer.write(data)
+        else:
+            out.write_bytes(data)
+    else:
+        text = table.to_string(index=False) if not table.empty else "Nothing to report for these choices."
+        if out is None:
+            typer.echo(text)
+        else:
+            out.write_text(text + "\n")
+    if out is not None:
+        typer.echo(f"{name}: {len(table)} rows written to {out}", err=True)
+
+
 def demo_logins_file() -> Path:
     return get_settings().data_dir / "demo-logins.txt"
 

@@ -31,6 +31,13 @@ PAGES = (
         ":material/event_repeat:",
         frozenset({Role.MANAGER, Role.COLLECTOR, Role.VIEWER}),
     ),
+    PageSpec(
+        "reports",
+        "pages/reports.py",
+        "Reports",
+        ":material/monitoring:",
+        frozenset({Role.MANAGER, Role.COLLECTOR, Role.VIEWER}),
+    ),
     PageSpec("import", "pages/imports.py", "Import", ":material/upload_file:", frozenset({Role.MANAGER})),
     PageSpec(
         "unapplied",

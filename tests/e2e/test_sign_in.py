@@ -57,7 +57,7 @@ def test_wrong_password_is_refused_without_saying_why(app_server: AppServer, pag
     expect(page.get_by_role("heading", name="Dashboard")).to_have_count(0)
 
 
-@pytest.mark.parametrize("path", ["admin", "dashboard", "plans", "workflows"])
+@pytest.mark.parametrize("path", ["admin", "dashboard", "plans", "reports", "workflows"])
 def test_direct_url_on_a_fresh_server_shows_sign_in_not_data(fresh_server: AppServer, page: Page, path: str):
     page.goto(f"{fresh_server.url}/{path}")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -65,6 +65,7 @@ def test_direct_url_on_a_fresh_server_shows_sign_in_not_data(fresh_server: AppSe
     expect(page.get_by_role("heading", name="Admin")).to_have_count(0)
     expect(page.get_by_role("heading", name="Payment plans")).to_have_count(0)
     expect(page.get_by_role("heading", name="Workflows")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Reports")).to_have_count(0)
     expect(page.get_by_test_id("stMetric")).to_have_count(0)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
 

@@ -146,3 +146,30 @@ def test_the_daily_settle_commands_run_and_refuse_a_bad_date_in_one_line(databas
     assert refused.returncode != 0
     assert "--as-of must be a date such as" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_report_writes_aging_as_csv_and_xlsx_and_refuses_an_unknown_report(database, tmp_path):
+    from datetime import date
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from tests.factories import make_customer, make_invoice
+
+    with db.transaction() as session:
+        customer_id = make_customer(session, name="Cli Report Debtor")
+        make_invoice(session, customer_id, amount="4321.00", due_in_days=-40, as_of=date(2026, 10, 1))
+
+    shown = cli("report", "aging", "--as-of", "2026-10-01", "--currency", "php", "--format", "csv")
+    written = cli("report", "aging", "--as-of", "2026-10-01", "--format", "xlsx", "--out", str(tmp_path / "a.xlsx"))
+    unknown = cli("report", "profits")
+    no_file = cli("report", "dso", "--format", "xlsx")
+
+    assert shown.returncode == 0, shown.stderr
+    [line] = [row for row in shown.stdout.splitlines() if "Cli Report Debtor" in row]
+    assert ",PHP," in line and "4321.0000" in line
+    assert written.returncode == 0, written.stderr
+    sheet = load_workbook(BytesIO((tmp_path / "a.xlsx").read_bytes())).active
+    assert "Cli Report Debtor" in [row[1] for row in sheet.iter_rows(values_only=True)]
+    assert unknown.returncode != 0 and "No report 'profits'" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert no_file.returncode != 0 and "--out FILE" in no_file.stderr

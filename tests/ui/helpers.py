@@ -26,6 +26,7 @@ PAGE_PATHS = {
     "queue": "pages/queue.py",
     "account": "pages/account.py",
     "plans": "pages/plans.py",
+    "reports": "pages/reports.py",
     "import": "pages/imports.py",
     "unapplied": "pages/unapplied.py",
     "workflows": "pages/workflows.py",

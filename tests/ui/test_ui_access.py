@@ -14,6 +14,7 @@ TITLES = {
     "queue": "Work queue",
     "account": "Account",
     "plans": "Payment plans",
+    "reports": "Reports",
     "import": "Import",
     "unapplied": "Unapplied payments",
     "workflows": "Workflows",

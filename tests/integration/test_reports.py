@@ -1,0 +1,232 @@
+"""The reports on small books whose figures are worked out by hand: aging at every bucket edge
+and as of a past date, receivables, countback and standard DSO and CEI month by month, recovery,
+the promise kept-rate and the cash forecast weighted by it, open disputes, and a collector seeing
+only their own accounts. Each test's customers belong to a collector of its own, so the rest of
+the test database stays out of its figures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from core.errors import ValidationError
+from core.models import Customer, Promise
+from core.money import Money
+from core.roles import Actor, Role
+from core.services import disputes, ledger, reports
+from core.services.reports import ReportFilter, countback_dso
+from tests.factories import SYSTEM, make_customer, make_user
+
+AS_OF = date(2026, 6, 30)
+
+
+def collector(session) -> int:
+    return make_user(session, Role.COLLECTOR).id
+
+
+def customer_of(session, collector_id: int) -> int:
+    customer_id = make_customer(session, collector_id=collector_id)
+    session.get(Customer, customer_id).collector_id = collector_id
+    return customer_id
+
+
+def invoice(session, customer_id: int, amount: str, issued: date, due: date, currency: str = "PHP") -> int:
+    return ledger.create_invoice(
+        session,
+        SYSTEM,
+        customer_id,
+        number=f"R-{uuid.uuid4().hex[:8]}",
+        issue_date=issued,
+        due_date=due,
+        amount=Money(amount, currency),
+    )
+
+
+def pay(session, customer_id: int, invoice_id: int, amount: str, on: date, currency: str = "PHP") -> None:
+    ledger.record_payment(
+        session,
+        SYSTEM,
+        customer_id,
+        amount=Money(amount, currency),
+        received_on=on,
+        reference=f"P-{uuid.uuid4().hex[:8]}",
+        invoice_ids=[invoice_id],
+        today=max(on, date.today()),
+    )
+
+
+def test_aging_puts_each_edge_day_in_its_bucket_and_counts_a_later_payment_as_not_yet_received(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    edges = {0: "current", 1: "1-30", 30: "1-30", 31: "31-60", 60: "31-60", 61: "61-90", 90: "61-90"}
+    edges |= {91: "91-180", 180: "91-180", 181: "180+"}
+    expected = dict.fromkeys(("current", "1-30", "31-60", "61-90", "91-180", "180+"), Decimal(0))
+    for days, bucket in edges.items():
+        due = AS_OF - timedelta(days=days)
+        invoice(session, customer_id, f"{100 + days}.00", due - timedelta(days=30), due)
+        expected[bucket] += Decimal(100 + days)
+    late = invoice(session, customer_id, "999.00", date(2026, 5, 1), date(2026, 5, 31))  # 30 days past due
+    pay(session, customer_id, late, "999.00", AS_OF + timedelta(days=1))  # received the day after: still owed
+    expected["1-30"] += Decimal(999)
+    paid = invoice(session, customer_id, "555.00", date(2026, 5, 1), date(2026, 5, 31))
+    pay(session, customer_id, paid, "555.00", AS_OF)  # received that day: settled
+    invoice(session, customer_id, "777.00", AS_OF + timedelta(days=1), AS_OF + timedelta(days=31))  # not issued yet
+
+    frame = reports.aging(session, SYSTEM, ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=mine), group_by="collector")
+
+    [row] = frame.to_dict("records")
+    assert {bucket: row[bucket] for bucket in expected} == expected
+    assert row["total"] == sum(expected.values()) and row["overdue"] == row["total"] - expected["current"]
+    assert (row["invoices"], row["customers"]) == (len(edges) + 1, 1)
+
+
+def test_receivables_dso_and_cei_month_by_month(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    a = invoice(session, customer_id, "1000.00", date(2026, 1, 10), date(2026, 2, 9))
+    invoice(session, customer_id, "2000.00", date(2026, 2, 5), date(2026, 3, 7))
+    pay(session, customer_id, a, "1000.00", date(2026, 2, 20))
+    period = ReportFilter(date(2026, 3, 31), date(2026, 1, 1), date(2026, 3, 31), currency="PHP", collector_id=mine)
+
+    frame = reports.monthly(session, SYSTEM, period)
+
+    rows = frame.to_dict("records")
+    assert [r["month"] for r in rows] == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    figures = [(r["receivables"], r["current_receivables"], r["credit_sales"], r["collected"]) for r in rows]
+    assert figures == [
+        (Decimal(1000), Decimal(1000), Decimal(1000), Decimal(0)),
+        (Decimal(2000), Decimal(2000), Decimal(2000), Decimal(1000)),  # A paid and past due; B current
+        (Decimal(2000), Decimal(0), Decimal(0), Decimal(0)),  # B overdue since 7 March
+    ]
+    assert [r["dso_countback"] for r in rows] == [Decimal("31.0"), Decimal("28.0"), Decimal("59.0")]
+    assert [r["dso_standard"] for r in rows] == [Decimal("31.0"), Decimal("28.0"), None]  # no sales in March
+    assert [r["average_days_delinquent"] for r in rows] == [Decimal("0.0"), Decimal("0.0"), None]
+    # CEI: January has nothing to collect yet; February collected all it could; March nothing.
+    assert [r["cei"] for r in rows] == [None, Decimal("100.0"), Decimal("0.0")]
+
+
+def test_countback_walks_back_through_months_and_gives_up_after_its_limit():
+    months = [(date(2026, 3, 1), Decimal(100)), (date(2026, 2, 1), Decimal(0)), (date(2026, 1, 1), Decimal(400))]
+    assert countback_dso(Decimal(300), months) == Decimal(31) + Decimal(28) + Decimal(200) / 400 * 31
+    assert countback_dso(Decimal(0), months) == 0
+    assert countback_dso(Decimal(10_000), months) is None  # more owed than the months it may look back on
+
+
+def test_recovery_is_the_share_of_what_was_overdue_at_the_start_collected_in_the_period(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    c = invoice(session, customer_id, "500.00", date(2026, 1, 1), date(2026, 1, 31))
+    pay(session, customer_id, c, "100.00", date(2026, 2, 10))  # before the period: not counted
+    pay(session, customer_id, c, "300.00", date(2026, 3, 15))
+    invoice(session, customer_id, "900.00", date(2026, 2, 20), date(2026, 3, 20))  # not overdue on 1 March
+    invoice(session, customer_id, "200.00", date(2026, 1, 2), date(2026, 2, 1))  # overdue and never paid
+
+    frame = reports.recovery(
+        session, SYSTEM, ReportFilter(date(2026, 3, 31), date(2026, 3, 1), date(2026, 3, 31), collector_id=mine)
+    )
+
+    [row] = frame.to_dict("records")
+    assert (row["currency"], row["invoices"], row["overdue_at_start"], row["collected"]) == (
+        "PHP",
+        2,
+        Decimal(600),
+        Decimal(300),
+    )
+    assert row["recovery_rate"] == Decimal("50.0")
+
+
+def test_the_forecast_weights_a_promise_by_the_customers_own_kept_rate(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    for status in ("kept", "kept", "kept", "broken"):  # history: kept 3 of 4
+        session.add(
+            Promise(
+                customer_id=customer_id,
+                made_on=AS_OF - timedelta(days=90),
+                due_on=AS_OF - timedelta(days=80),
+                currency="PHP",
+                amount=Decimal(50),
+                status=status,
+                actor="tests",
+            )
+        )
+    session.add(
+        Promise(
+            customer_id=customer_id,
+            made_on=AS_OF,
+            due_on=AS_OF + timedelta(days=9),
+            currency="PHP",
+            amount=Decimal(400),
+            status="pending",
+            actor="tests",
+        )
+    )
+    session.flush()
+
+    frame = reports.forecast(session, SYSTEM, ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=mine))
+
+    [row] = frame.to_dict("records")
+    monday = AS_OF - timedelta(days=AS_OF.weekday())
+    assert (row["week"], row["source"], row["amount"], row["weighted"]) == (
+        monday + timedelta(weeks=1),
+        "promises",
+        Decimal(400),
+        Decimal("300.00"),
+    )
+    promised = reports.promises(
+        session, SYSTEM, ReportFilter(AS_OF, AS_OF - timedelta(days=100), AS_OF, collector_id=mine)
+    )
+    [taken] = promised.to_dict("records")
+    assert (taken["made"], taken["kept"], taken["broken"], taken["pending"], taken["kept_rate"]) == (
+        5,
+        3,
+        1,
+        1,
+        Decimal("75.0"),
+    )
+
+
+def test_open_disputes_are_counted_by_reason_and_age(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    today = date.today()
+    first = invoice(session, customer_id, "120.00", today - timedelta(days=60), today - timedelta(days=30))
+    second = invoice(session, customer_id, "80.00", today - timedelta(days=60), today - timedelta(days=30))
+    disputes.open_dispute(session, SYSTEM, first, category="wrong_amount")
+    disputes.open_dispute(session, SYSTEM, second, category="wrong_amount")
+
+    frame = reports.disputes(session, SYSTEM, ReportFilter(today, today, today, collector_id=mine))
+
+    assert frame.to_dict("records") == [
+        {
+            "currency": "PHP",
+            "category": "wrong_amount",
+            "age": "0-7 days",
+            "disputes": 2,
+            "owed": Decimal("200.0000"),
+            "oldest_days": 0,
+        }
+    ]
+
+
+def test_a_collector_sees_only_their_own_accounts_whatever_they_ask_for(session):
+    mine, theirs = collector(session), collector(session)
+    for owner, amount in ((mine, "100.00"), (theirs, "9000.00")):
+        invoice(session, customer_of(session, owner), amount, date(2026, 5, 1), date(2026, 5, 31))
+    me = Actor(username="me", role=Role.COLLECTOR, user_id=mine)
+
+    frame = reports.aging(session, me, ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=theirs), group_by="collector")
+
+    assert list(frame["total"]) == [Decimal("100.0000")]
+
+
+def test_a_bad_choice_is_refused_with_a_clear_message(session):
+    with pytest.raises(ValidationError, match="must start on or before its end"):
+        ReportFilter(AS_OF, AS_OF, AS_OF - timedelta(days=1))
+    with pytest.raises(ValidationError, match="not a currency code"):
+        ReportFilter(AS_OF, AS_OF, AS_OF, currency="pesos")
+    with pytest.raises(ValidationError, match="Group aging by one of"):
+        reports.aging(session, SYSTEM, ReportFilter(AS_OF, AS_OF, AS_OF), group_by="planet")
