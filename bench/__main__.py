@@ -20,6 +20,7 @@ from bench.database import throwaway_database
 from bench.imports import ChildRun, import_command, run_import, settle, time_raw_copy, write_import_file
 from bench.reminders import time_reminders
 from bench.report import Figures, ImportStep, Step, machine_facts, render_table, server_facts, tail, write_results
+from bench.reports import server_peak_mb, time_reports
 from bench.work_queue import build_summaries, time_queue
 from core import db, migrations
 
@@ -80,6 +81,10 @@ def _bench_book(
     figures.dashboard = time_dashboard(as_of=scale.as_of, runs=runs)
     log.info("timing the work queue and the account page")
     figures.queue = time_queue(connection, as_of=scale.as_of, runs=runs)
+    log.info("timing the reports")
+    figures.reports = time_reports(as_of=scale.as_of, runs=runs)
+    log.info("the Streamlit server's memory while a manager opens Reports")
+    server_peak_mb(figures.reports)
     if reminder_sample:
         log.info("timing the reminder batch")
         figures.reminders = time_reminders(connection, as_of=scale.as_of, sample=reminder_sample)

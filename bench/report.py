@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 from bench.dashboard import DemoSeed, Timings
 from bench.imports import ChildRun
 from bench.reminders import ReminderFigures, reminder_lines
+from bench.reports import ReportFigures, report_lines
 from bench.work_queue import DEEP_PAGE, PAGE_SIZE, AccountRun, QueueFigures, Summaries
 from core.config import PROJECT_ROOT
 
@@ -79,6 +80,7 @@ class Figures:
     summaries: Summaries | None = None
     queue: QueueFigures | None = None
     reminders: ReminderFigures | None = None
+    reports: ReportFigures | None = None
     demo_seed: DemoSeed | None = None
     demo_seed_error: str | None = None
 
@@ -249,6 +251,7 @@ def render_table(figures: Figures) -> str:
     ]
     lines += _queue_lines(figures.queue)
     lines += reminder_lines(figures.reminders)
+    lines += report_lines(figures.reports)
     demo = figures.demo_seed
     if demo is not None:
         lines.append(
@@ -361,6 +364,19 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
             "two_workers_per_second": round(figures.reminders.two_workers_rate, 1),
             "speedup": round(figures.reminders.speedup, 2),
             "full_run_estimate_seconds": round(figures.reminders.full_run_estimate_seconds, 1),
+        },
+        "reports": None
+        if figures.reports is None
+        else {
+            "median_ms": {name: round(t.median_ms, 1) for name, t in figures.reports.timings.items()},
+            "worst_ms": {name: round(t.worst_ms, 1) for name, t in figures.reports.timings.items()},
+            "rows": figures.reports.rows,
+            "hand_written_aging_ms": round(figures.reports.hand_written_aging.median_ms, 1)
+            if figures.reports.hand_written_aging
+            else None,
+            "aging_vs_hand": round(figures.reports.aging_vs_hand, 2) if figures.reports.aging_vs_hand else None,
+            "server_peak_mb": round(figures.reports.server_peak_mb, 1) if figures.reports.server_peak_mb else None,
+            "server_error": figures.reports.server_error,
         },
         "targets": {
             "import_vs_copy_max": TARGET_IMPORT_VS_COPY,

@@ -9,8 +9,9 @@ import streamlit as st
 from core import db
 from core.aging import BUCKETS
 from core.errors import RecoupError
+from core.roles import Role
 from core.services import plans, promises, tasks
-from core.services.dashboard import book_summary
+from core.services.dashboard import book_summary, health, month_figures
 from ui import fmt
 from ui.auth import require_page
 from ui.export import download_buttons
@@ -100,6 +101,41 @@ for summary in book.currencies:
     cols[1].metric("Overdue", fmt.money(summary.overdue_balance))
     cols[2].metric("Overdue share", fmt.percent(summary.overdue_share))
     cols[3].metric("Overdue invoices", f"{summary.overdue_invoices:,} of {summary.open_invoices:,}")
+
+with db.transaction() as session:
+    month = month_figures(session, user.as_actor(), as_of=as_of)
+    state = health(session, user.as_actor(), as_of=as_of)
+st.subheader(f"{as_of:%B %Y}" + (" · your accounts" if user.role is Role.COLLECTOR else ""))
+st.caption(
+    "DSO by the countback method; CEI = the share of what could be collected this month that was "
+    "(definitions: README, Reports). Collected = payments received, as applied to invoices."
+)
+for figures in month:
+    cols = st.columns([2, 2, 3, 3])
+    cols[0].metric(f"DSO · {figures.currency}", "—" if figures.dso is None else f"{figures.dso} days")
+    cols[1].metric("CEI", "—" if figures.cei is None else f"{figures.cei}%")
+    cols[2].metric(
+        "Collected this month",
+        fmt.money(figures.collected),
+        delta=fmt.money(figures.collected - figures.collected_last_month),
+        help=f"Last month: {fmt.money(figures.collected_last_month)}",
+    )
+cols = st.columns(4)
+cols[0].metric("Plans current", state.plans["current"])
+cols[1].metric("Plans late", state.plans["late"])
+cols[2].metric("Plans broken", state.plans["broken"])
+if user.role in (Role.MANAGER, Role.ADMIN):
+    cols[3].metric(
+        "Reminders since yesterday",
+        state.sends["sent"],
+        help=f"{state.sends['blocked']} blocked and {state.sends['failed']} failed since yesterday; "
+        f"{state.sends['uncertain']} uncertain wait for a decision (Workflows → Needs attention).",
+    )
+    if state.sends["failed"] or state.sends["uncertain"]:
+        st.warning(
+            f"{state.sends['failed']} reminder(s) failed and {state.sends['uncertain']} are uncertain: "
+            "Workflows → Needs attention."
+        )
 
 st.subheader("Aging")
 aging = pd.DataFrame(

@@ -16,7 +16,7 @@ from core.errors import ValidationError
 from core.models import Customer, Promise
 from core.money import Money
 from core.roles import Actor, Role
-from core.services import disputes, ledger, reports
+from core.services import dashboard, disputes, ledger, reports
 from core.services.reports import ReportFilter, countback_dso
 from tests.factories import SYSTEM, make_customer, make_user
 
@@ -230,3 +230,21 @@ def test_a_bad_choice_is_refused_with_a_clear_message(session):
         ReportFilter(AS_OF, AS_OF, AS_OF, currency="pesos")
     with pytest.raises(ValidationError, match="Group aging by one of"):
         reports.aging(session, SYSTEM, ReportFilter(AS_OF, AS_OF, AS_OF), group_by="planet")
+
+
+def test_the_dashboard_shows_a_collector_this_months_dso_cei_and_collections_of_their_own_accounts(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    a = invoice(session, customer_id, "1000.00", date(2026, 1, 10), date(2026, 2, 9))
+    invoice(session, customer_id, "2000.00", date(2026, 2, 5), date(2026, 3, 7))
+    pay(session, customer_id, a, "1000.00", date(2026, 2, 20))
+    invoice(session, customer_of(session, collector(session)), "5000.00", date(2026, 2, 1), date(2026, 2, 2))
+    me = Actor(username="me", role=Role.COLLECTOR, user_id=mine)
+
+    [february] = dashboard.month_figures(session, me, as_of=date(2026, 2, 28))
+    state = dashboard.health(session, me, as_of=date(2026, 2, 28))
+
+    assert (february.currency, february.dso, february.cei) == ("PHP", Decimal("28.0"), Decimal("100.0"))
+    assert (february.collected, february.collected_last_month) == (Money("1000", "PHP"), Money("0", "PHP"))
+    assert state.plans == {"current": 0, "late": 0, "broken": 0}
+    assert state.sends == {"sent": 0, "blocked": 0, "failed": 0, "uncertain": 0}

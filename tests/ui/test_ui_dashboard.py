@@ -9,7 +9,7 @@ import pytest
 from core import db
 from core.aging import BUCKETS
 from core.roles import Role
-from core.services.dashboard import book_summary
+from core.services.dashboard import book_summary, month_figures
 from core.services.users import find_active_user
 from tests.ui.helpers import commit_book, commit_staff, signed_in, tables_with, texts
 from ui import fmt
@@ -84,3 +84,20 @@ def test_a_date_before_any_invoice_shows_that_nothing_is_owed(staff):
     assert not any("·" in m.label for m in at.metric)
     assert not at.dataframe
     assert not at.download_button
+
+
+def test_the_dashboard_shows_this_months_dso_cei_and_collections_as_the_service_computes_them(staff):
+    with db.transaction() as session:
+        manager = find_active_user(session, staff[Role.MANAGER])
+        assert manager is not None
+        month = month_figures(session, manager.as_actor(), as_of=date.today())
+    at = signed_in(staff[Role.MANAGER])
+
+    shown = metrics(at)
+    assert month and {f.currency for f in month} >= {"PHP", "USD"}
+    for figures in month:
+        assert shown[f"DSO · {figures.currency}"] == ("—" if figures.dso is None else f"{figures.dso} days")
+    assert [m.value for m in at.metric if m.label == "Collected this month"] == [
+        fmt.money(f.collected) for f in month
+    ]
+    assert {"Plans current", "Plans late", "Plans broken", "Reminders since yesterday"} <= set(shown)

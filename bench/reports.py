@@ -1,0 +1,146 @@
+"""Reports on the bench book: every report timed as the Reports page runs it (default period:
+the twelve months to the book's day), aging against a hand-written aggregate of the same figures,
+and the peak memory of a Streamlit server while a manager opens the Reports page (all of its
+reports run on that one page) in Chromium."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.dashboard import Timings, time_runs
+from core import db
+from core.roles import Actor, Role
+from core.services import reports, users
+from core.services.reports import ReportFilter
+
+log = logging.getLogger(__name__)
+HAND_WRITTEN = Path(__file__).parent / "sql" / "aging_by_hand.sql"
+CHROMIUM = os.environ.get("RECOUP_CHROMIUM", "/usr/bin/chromium")
+TARGET_AGING_MS = 500
+TARGET_AGING_VS_HAND = 1.2
+TARGET_REPORT_MS = 2000
+TARGET_SERVER_MB = 400
+
+
+@dataclass
+class ReportFigures:
+    timings: dict[str, Timings] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    hand_written_aging: Timings | None = None
+    server_peak_mb: float | None = None
+    server_error: str | None = None
+
+    @property
+    def aging_vs_hand(self) -> float | None:
+        aging = self.timings.get("aging by customer")
+        if aging is None or self.hand_written_aging is None:
+            return None
+        return aging.median_ms / self.hand_written_aging.median_ms
+
+
+def time_reports(*, as_of: date, runs: int) -> ReportFigures:
+    actor = Actor.system_process("bench")
+    start, _ = reports.period_default(as_of)
+    chosen = ReportFilter(as_of=as_of, start=start, end=as_of)
+    figures = ReportFigures()
+    cases = {
+        "aging by customer": lambda s: reports.aging(s, actor, chosen, group_by="customer"),
+        "aging by country": lambda s: reports.aging(s, actor, chosen, group_by="country"),
+        "DSO and CEI": lambda s: reports.monthly(s, actor, chosen),
+        "recovery": lambda s: reports.recovery(s, actor, chosen),
+        "late payers": lambda s: reports.late_payers(s, actor, chosen),
+        "collectors": lambda s: reports.collectors(s, actor, chosen),
+        "promises": lambda s: reports.promises(s, actor, chosen),
+        "cash forecast": lambda s: reports.forecast(s, actor, chosen),
+        "disputes": lambda s: reports.disputes(s, actor, chosen),
+    }
+    for name, read in cases.items():
+        timings, frame = time_runs(read, runs=runs)
+        figures.timings[name], figures.rows[name] = timings, len(frame)
+        log.info("report %s: median %.0f ms, %s rows", name, timings.median_ms, f"{len(frame):,}")
+    query = text(HAND_WRITTEN.read_text())
+    figures.hand_written_aging, _ = time_runs(lambda s: s.execute(query, {"as_of": as_of}).all(), runs=runs)
+    return figures
+
+
+def server_peak_mb(figures: ReportFigures) -> None:
+    """A manager opens the Reports page on a fresh server; the server's peak resident memory after."""
+    try:
+        from playwright.sync_api import expect, sync_playwright
+
+        from tests.e2e.server import settled, start_server
+        from tests.e2e.test_sign_in import sign_in
+    except ImportError as error:  # a bench without the dev tools
+        figures.server_error = f"not measured: {error}"
+        return
+    password = "bench-reports-password"
+    with db.transaction() as session:
+        if users.find_active_user(session, "bench_manager") is None:
+            users.create_user(
+                session,
+                Actor.system_process("bench"),
+                username="bench_manager",
+                name="Bench Manager",
+                email="bench_manager@bench.test",
+                role=Role.MANAGER,
+                password=password,
+            )
+    server = start_server({"manager": "bench_manager"}, password)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.set_default_timeout(300_000)
+            page.goto(server.url)
+            sign_in(page, "bench_manager", password)
+            settled(page)
+            page.goto(f"{server.url}/reports")
+            page.get_by_role("heading", name="Reports").wait_for()
+            page.wait_for_timeout(500)  # the run has started; now wait for every report on the page
+            app = expect(page.get_by_test_id("stApp"))
+            app.to_have_attribute("data-test-script-state", "notRunning", timeout=300_000)
+            browser.close()
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+        found = re.search(r"VmHWM:\s+(\d+) kB", status)
+        figures.server_peak_mb = int(found.group(1)) / 1024 if found else None
+    except Exception as error:  # reported, not fatal: the other figures stand
+        figures.server_error = f"not measured: {error}"
+        log.warning("reports: server memory %s", figures.server_error)
+    finally:
+        server.stop()
+
+
+def report_lines(figures: ReportFigures | None) -> list[str]:
+    if figures is None:
+        return []
+    lines = [""]
+    for name, timings in figures.timings.items():
+        target = TARGET_AGING_MS if name.startswith("aging") else TARGET_REPORT_MS
+        verdict = "met" if timings.median_ms <= target else "MISSED"
+        lines.append(
+            f"report: {name:<18} median {timings.median_ms:,.0f} ms, worst {timings.worst_ms:,.0f} ms,"
+            f" {figures.rows[name]:,} rows  target ≤ {target:,} ms: {verdict}"
+        )
+    if figures.hand_written_aging is not None and figures.aging_vs_hand is not None:
+        ratio = figures.aging_vs_hand
+        lines.append(f"report: aging, hand-written SQL  median {figures.hand_written_aging.median_ms:,.0f} ms")
+        lines.append(
+            f"report: aging ratio (service ÷ by hand) {ratio:.2f}×"
+            f" (target ≤ {TARGET_AGING_VS_HAND}×: {'met' if ratio <= TARGET_AGING_VS_HAND else 'MISSED'})"
+        )
+    if figures.server_peak_mb is not None:
+        verdict = "met" if figures.server_peak_mb <= TARGET_SERVER_MB else "MISSED"
+        lines.append(
+            f"report: Streamlit server peak RSS opening Reports {figures.server_peak_mb:,.0f} MB"
+            f"  target ≤ {TARGET_SERVER_MB} MB: {verdict}"
+        )
+    elif figures.server_error:
+        lines.append(f"report: Streamlit server memory {figures.server_error}")
+    return lines
