@@ -97,7 +97,5 @@ def test_the_dashboard_shows_this_months_dso_cei_and_collections_as_the_service_
     assert month and {f.currency for f in month} >= {"PHP", "USD"}
     for figures in month:
         assert shown[f"DSO · {figures.currency}"] == ("—" if figures.dso is None else f"{figures.dso} days")
-    assert [m.value for m in at.metric if m.label == "Collected this month"] == [
-        fmt.money(f.collected) for f in month
-    ]
+    assert [m.value for m in at.metric if m.label == "Collected this month"] == [fmt.money(f.collected) for f in month]
     assert {"Plans current", "Plans late", "Plans broken", "Reminders since yesterday"} <= set(shown)
