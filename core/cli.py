@@ -146,7 +146,18 @@ def remind(
         raise typer.Exit(1)
 
 
-REPORTS = ("aging", "dso", "cei", "recovery", "collectors", "late-payers", "promises", "forecast", "disputes")
+REPORTS = (
+    "aging",
+    "dso",
+    "cei",
+    "recovery",
+    "collectors",
+    "channels",
+    "late-payers",
+    "promises",
+    "forecast",
+    "disputes",
+)
 
 
 @app.command("report")

@@ -75,7 +75,17 @@ def numbers(table: pd.DataFrame, *, name: str, key: str) -> None:
 
 
 tabs = st.tabs(
-    ["Aging", "DSO and CEI", "Recovery", "Late payers", "Collectors", "Promises", "Cash forecast", "Disputes"]
+    [
+        "Aging",
+        "DSO and CEI",
+        "Recovery",
+        "Late payers",
+        "Collectors",
+        "Channels and steps",
+        "Promises",
+        "Cash forecast",
+        "Disputes",
+    ]
 )
 
 with tabs[0]:
@@ -254,7 +264,7 @@ with tabs[4]:
             )
         numbers(team, name="recoup-collectors", key="reports_collectors_download")
 
-with tabs[5]:
+with tabs[6]:
     st.caption(
         "Promises made in the period by who took them and how: made, kept, broken, still pending, cancelled. "
         "Kept-rate = kept ÷ (kept + broken)."
@@ -280,7 +290,7 @@ with tabs[5]:
             )
         numbers(made, name="recoup-promises", key="reports_promises_download")
 
-with tabs[6]:
+with tabs[7]:
     st.caption(
         f"The 13 weeks from the week of {as_of:%d %b %Y}: plan instalments not yet paid and pending promises, by "
         "the week they fall due (anything overdue in the first week), as promised and weighted by each "
@@ -310,7 +320,7 @@ with tabs[6]:
         )
         numbers(expected, name="recoup-cash-forecast", key="reports_forecast_download")
 
-with tabs[7]:
+with tabs[8]:
     st.caption(f"Disputes open on {as_of:%d %b %Y}, by reason and how long they have been open.")
     with db.transaction() as session:
         open_disputes = reports.disputes(session, actor, chosen)
@@ -329,3 +339,37 @@ with tabs[7]:
             .properties(height=max(80, 26 * open_disputes["category"].nunique())),
         )
         numbers(open_disputes, name="recoup-disputes", key="reports_disputes_download")
+
+with tabs[5]:
+    st.caption(
+        "For each sequence step and channel, the reminders sent in the period by the debt's aging bucket on the "
+        "day sent, and the share of those customers who paid something within 3, 7 and 14 days — beside the "
+        "customers overdue in the same bucket that week who were sent nothing, counted from its Monday."
+    )
+    with db.transaction() as session:
+        effect = reports.channels(session, actor, chosen)
+    if effect.empty:
+        st.info("No reminder was sent in this period for these choices.")
+    else:
+        compare = pd.concat(
+            [
+                effect.assign(who="reminded", share=effect["paid_within_7_days"]),
+                effect.assign(who="not contacted", share=effect["not_contacted_paid_7_days"]),
+            ]
+        ).dropna(subset=["share"])
+        compare["share"] = compare["share"].astype(float)
+        compare["step"] = compare["sequence"] + " · " + compare["stage"] + " · " + compare["channel"]
+        st.altair_chart(
+            alt.Chart(compare)
+            .mark_bar()
+            .encode(
+                x=alt.X("share:Q", title="% paid within 7 days", scale=alt.Scale(domain=[0, 100])),
+                y=alt.Y("step:N", title=None),
+                color=alt.Color("who:N", title=None),
+                yOffset="who:N",
+                row=alt.Row("bucket:N", title=None),
+                tooltip=["currency", "step", "bucket", "who", "share"],
+            )
+            .properties(height=max(60, 30 * compare["step"].nunique())),
+        )
+        numbers(effect, name="recoup-channels", key="reports_channels_download")

@@ -234,6 +234,13 @@ def collectors(session: Session, actor: Actor, chosen: ReportFilter) -> pd.DataF
     return _frame(session, "report_collectors", f.params())
 
 
+def channels(session: Session, actor: Actor, chosen: ReportFilter) -> pd.DataFrame:
+    """Per sequence step, channel and aging bucket: the share of reminded customers who paid within
+    3, 7 and 14 days, beside customers in the same bucket who were sent nothing that week."""
+    f = _scoped(session, actor, "channels", chosen)
+    return _frame(session, "report_channels", f.params())
+
+
 def period_default(today: date) -> tuple[date, date]:
     """The last twelve whole months and this one."""
     return _months_before(today.replace(day=1), 12), today
@@ -260,6 +267,7 @@ def run_report(
         "disputes": disputes,
         "forecast": forecast,
         "collectors": collectors,
+        "channels": channels,
     }
     if name not in builders:
         raise ValidationError(f"There is no {name!r} report.")

@@ -7,16 +7,18 @@ the test database stays out of its figures."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from core.errors import ValidationError
-from core.models import Customer, Promise
+from core.models import Customer, DunningStep, Promise, Send
 from core.money import Money
 from core.roles import Actor, Role
 from core.services import dashboard, disputes, ledger, reports
+from core.services.dunning import NewStep, create_sequence
 from core.services.reports import ReportFilter, countback_dso
 from tests.factories import SYSTEM, make_customer, make_user
 
@@ -248,3 +250,54 @@ def test_the_dashboard_shows_a_collector_this_months_dso_cei_and_collections_of_
     assert (february.collected, february.collected_last_month) == (Money("1000", "PHP"), Money("0", "PHP"))
     assert state.plans == {"current": 0, "late": 0, "broken": 0}
     assert state.sends == {"sent": 0, "blocked": 0, "failed": 0, "uncertain": 0}
+
+
+def test_a_steps_reminded_customers_are_compared_with_those_in_the_same_bucket_sent_nothing(session):
+    mine = collector(session)
+    sequence_id = create_sequence(
+        session, SYSTEM, name=f"Effect {uuid.uuid4().hex[:6]}", steps=[NewStep(10, "email", "reminder")]
+    )
+    step_id = session.scalar(select(DunningStep.id).where(DunningStep.sequence_id == sequence_id))
+    reminded, waits, never = (customer_of(session, mine) for _ in range(3))
+    a = invoice(session, reminded, "300.00", date(2026, 1, 29), date(2026, 2, 28))
+    b = invoice(session, waits, "300.00", date(2026, 1, 26), date(2026, 2, 25))
+    invoice(session, never, "300.00", date(2026, 1, 26), date(2026, 2, 25))
+    session.add(
+        Send(
+            send_key=f"effect-{uuid.uuid4().hex}",
+            customer_id=reminded,
+            step_id=step_id,
+            currency="PHP",
+            cycle=date(2026, 2, 28),
+            channel="email",
+            status="sent",
+            sent_at=datetime(2026, 3, 10, 2, 0, tzinfo=UTC),  # 10 days past due: bucket 1-30
+        )
+    )
+    session.flush()
+    pay(session, reminded, a, "300.00", date(2026, 3, 12))  # 2 days after the reminder
+    pay(session, waits, b, "100.00", date(2026, 3, 20))  # 11 days after that Monday, 9 March
+
+    frame = reports.channels(
+        session, SYSTEM, ReportFilter(date(2026, 3, 31), date(2026, 3, 1), date(2026, 3, 31), collector_id=mine)
+    )
+
+    [row] = frame.to_dict("records")
+    assert (row["step"], row["stage"], row["channel"], row["bucket"], row["sends"]) == (
+        1,
+        "reminder",
+        "email",
+        "1-30",
+        1,
+    )
+    assert (row["paid_within_3_days"], row["paid_within_7_days"], row["paid_within_14_days"]) == (
+        Decimal("100.0"),
+        Decimal("100.0"),
+        Decimal("100.0"),
+    )
+    assert row["not_contacted"] == 2
+    assert (row["not_contacted_paid_3_days"], row["not_contacted_paid_7_days"], row["not_contacted_paid_14_days"]) == (
+        Decimal("0.0"),
+        Decimal("0.0"),
+        Decimal("50.0"),
+    )
