@@ -29,8 +29,15 @@ with db.transaction() as session:
     known_currencies = reports.currencies(session)
 
 cols = st.columns([2, 1, 1, 1, 1, 2])
-period = cols[0].date_input("Period", value=(first, today), key="reports_period", format="YYYY-MM-DD")
-as_of = cols[1].date_input("Aging as of", value=today, key="reports_as_of", format="YYYY-MM-DD")
+# Streamlit's default range is ten years either side of the value: older books (IBM's sample is
+# 2012–2013) need their own dates reachable.
+EARLIEST, LATEST = date(1990, 1, 1), date(today.year + 5, 12, 31)
+period = cols[0].date_input(
+    "Period", value=(first, today), min_value=EARLIEST, max_value=LATEST, key="reports_period", format="YYYY-MM-DD"
+)
+as_of = cols[1].date_input(
+    "Aging as of", value=today, min_value=EARLIEST, max_value=LATEST, key="reports_as_of", format="YYYY-MM-DD"
+)
 currency = cols[2].selectbox(
     "Currency", [None, *known_currencies], format_func=lambda c: c or "Each", key="reports_currency"
 )

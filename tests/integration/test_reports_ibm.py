@@ -78,3 +78,28 @@ def _ids(session, refs: set[str]) -> set[str]:
     from core.models import Customer
 
     return {str(i) for i in session.scalars(select(Customer.id).where(Customer.external_ref.in_(refs)))}
+
+
+def test_every_report_renders_with_charts_for_the_ibm_sample(session, ibm):
+    """The Reports page in AppTest, on the same rolled-back connection as the imported sample."""
+    from core.roles import Role
+    from tests.factories import PASSWORD, make_user
+    from tests.ui.helpers import signed_in, tables_with, texts
+
+    manager = make_user(session, Role.MANAGER, password=PASSWORD)
+    session.flush()
+    at = signed_in(manager.username, "reports")
+    at.date_input(key="reports_period").set_value((date(2012, 7, 1), date(2013, 12, 31)))
+    at.date_input(key="reports_as_of").set_value(AS_OF)
+    at.selectbox(key="reports_currency").set_value("USD")
+    at = at.run()
+
+    assert not at.exception, at.exception
+    assert not at.error
+    assert texts(at.title) == ["Reports"]
+    monthly = tables_with(at, "dso_countback")[0]
+    assert len(monthly) == 18 and monthly["cei"].notna().sum() >= 15
+    late = tables_with(at, "late_share")[0]
+    assert len(late) >= 100
+    assert tables_with(at, "180+") and tables_with(at, "overdue_at_start")
+    assert len(at.get("vega_lite_chart")) >= 4  # aging, DSO, CEI, late payers (and recovery's numbers)
