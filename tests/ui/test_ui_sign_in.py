@@ -93,8 +93,16 @@ def test_the_sidebar_links_to_admin_for_an_admin_only(staff, role):
 
     expected = {
         Role.ADMIN: ["Dashboard", "Work queue", "Admin"],
-        Role.MANAGER: ["Dashboard", "Work queue", "Payment plans", "Import", "Unapplied payments", "Workflows"],
-    }.get(role, ["Dashboard", "Work queue", "Payment plans"])
+        Role.MANAGER: [
+            "Dashboard",
+            "Work queue",
+            "Payment plans",
+            "Reports",
+            "Import",
+            "Unapplied payments",
+            "Workflows",
+        ],
+    }.get(role, ["Dashboard", "Work queue", "Payment plans", "Reports"])
     assert menu_labels(at) == expected
     assert "sign_out" in {button.key for button in at.sidebar.button}
 
