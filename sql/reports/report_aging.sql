@@ -10,13 +10,22 @@ WITH paid AS (
     WHERE p.received_on <= :as_of
     GROUP BY a.invoice_id
 ),
-owed AS (
-    SELECT i.customer_id, i.currency, :as_of - i.due_date AS dpd, i.amount - coalesce(paid.amount, 0) AS open
+per_customer AS (  -- aggregated per customer first: the customer joins below see 100k rows, not 1M
+    SELECT i.customer_id, i.currency,
+           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date <= 0) AS b0,
+           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 1 AND 30) AS b1,
+           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 31 AND 60) AS b2,
+           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 61 AND 90) AS b3,
+           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 91 AND 180) AS b4,
+           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date > 180) AS b5,
+           count(*) AS invoices
     FROM invoices i
     LEFT JOIN paid ON paid.invoice_id = i.id
     WHERE i.status IN ('open', 'paid')
       AND i.issue_date <= :as_of
+      AND i.amount > coalesce(paid.amount, 0)
       AND (CAST(:currency AS text) IS NULL OR i.currency = CAST(:currency AS text))
+    GROUP BY i.customer_id, i.currency
 )
 SELECT CASE CAST(:group_by AS text)
            WHEN 'customer' THEN c.id::text
@@ -30,24 +39,25 @@ SELECT CASE CAST(:group_by AS text)
            WHEN 'segment' THEN coalesce(c.segment, 'No segment')
            ELSE c.country
        END) AS label,
-       o.currency,
-       coalesce(sum(o.open) FILTER (WHERE o.dpd <= 0), 0) AS "current",
-       coalesce(sum(o.open) FILTER (WHERE o.dpd BETWEEN 1 AND 30), 0) AS "1-30",
-       coalesce(sum(o.open) FILTER (WHERE o.dpd BETWEEN 31 AND 60), 0) AS "31-60",
-       coalesce(sum(o.open) FILTER (WHERE o.dpd BETWEEN 61 AND 90), 0) AS "61-90",
-       coalesce(sum(o.open) FILTER (WHERE o.dpd BETWEEN 91 AND 180), 0) AS "91-180",
-       coalesce(sum(o.open) FILTER (WHERE o.dpd > 180), 0) AS "180+",
-       sum(o.open) AS total,
-       coalesce(sum(o.open) FILTER (WHERE o.dpd > 0), 0) AS overdue,
-       count(*) AS invoices,
-       count(DISTINCT o.customer_id) AS customers
-FROM owed o
-JOIN customers c ON c.id = o.customer_id
+       pc.currency,
+       coalesce(sum(pc.b0), 0) AS "current",
+       coalesce(sum(pc.b1), 0) AS "1-30",
+       coalesce(sum(pc.b2), 0) AS "31-60",
+       coalesce(sum(pc.b3), 0) AS "61-90",
+       coalesce(sum(pc.b4), 0) AS "91-180",
+       coalesce(sum(pc.b5), 0) AS "180+",
+       sum(coalesce(pc.b0, 0) + coalesce(pc.b1, 0) + coalesce(pc.b2, 0) + coalesce(pc.b3, 0) + coalesce(pc.b4, 0)
+           + coalesce(pc.b5, 0)) AS total,
+       sum(coalesce(pc.b1, 0) + coalesce(pc.b2, 0) + coalesce(pc.b3, 0) + coalesce(pc.b4, 0)
+           + coalesce(pc.b5, 0)) AS overdue,
+       sum(pc.invoices) AS invoices,
+       count(DISTINCT pc.customer_id) AS customers
+FROM per_customer pc
+JOIN customers c ON c.id = pc.customer_id
 LEFT JOIN users u ON u.id = c.collector_id
-WHERE o.open > 0
-  AND (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
+WHERE (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
   AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
   AND (CAST(:collector_id AS integer) IS NULL
        OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer))
-GROUP BY 1, o.currency
-ORDER BY o.currency, total DESC, label
+GROUP BY 1, pc.currency
+ORDER BY pc.currency, total DESC, label
