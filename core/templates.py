@@ -46,6 +46,7 @@ MERGE_FIELDS: Mapping[str, str] = {
     "opt_out": "how to stop these messages (required in email and SMS)",
     "today": "the date of the message",
     "respond_by": "the date to pay or reply by, or empty",
+    "agency": "name, licence (e.g. Singapore's Debt Collection Act licence), or empty when not an agency",
 }
 
 
@@ -86,6 +87,20 @@ class PromiseInfo:
 
 
 @dataclass(frozen=True)
+class AgencyInfo:
+    """A collection agency's name and licence, as the law where it collects wants them shown."""
+
+    name: str
+    licence_number: str
+    licence_authority: str = ""
+
+    @property
+    def licence(self) -> str:
+        where = f", {self.licence_authority}" if self.licence_authority else ""
+        return f"Licence no. {self.licence_number}{where}"
+
+
+@dataclass(frozen=True)
 class PlanInfo:
     next_due_on: date
     next_amount: Money
@@ -111,6 +126,7 @@ class MergeContext:
     promise: PromiseInfo | None = None
     plan: PlanInfo | None = None
     respond_by: date | None = None
+    agency: AgencyInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +274,9 @@ def merge_fields(context: MergeContext, *, channel: str, language: str) -> dict[
         "opt_out": context.opt_out,
         "today": day(context.as_of),
         "respond_by": day(context.respond_by) if context.respond_by else "",
+        "agency": _Record("agency", name=context.agency.name, licence=context.agency.licence)
+        if context.agency
+        else None,
     }
 
 

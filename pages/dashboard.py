@@ -90,7 +90,10 @@ counts[2].metric("With something overdue", f"{book.customers_overdue:,}")
 counts[3].metric("Open invoices", f"{sum(c.open_invoices for c in book.currencies):,}")
 
 if not book.currencies:
-    st.info("Nothing is owed as of this date. Import customers and invoices to get started.")
+    if user.role is Role.COLLECTOR:
+        st.info("None of the accounts assigned to you owes anything as of this date.")
+    else:
+        st.info("Nothing is owed as of this date. Import customers and invoices to get started.")
     st.stop()
 
 st.subheader("Per currency")

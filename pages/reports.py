@@ -74,6 +74,17 @@ except RecoupError as error:
     st.stop()
 
 
+SHOWN_ROWS = 500  # rows a table draws; the downloads carry them all
+
+
+def shown(table: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The first SHOWN_ROWS rows (the tables come largest first), saying so when there are more: a
+    100,000-row table would cost the server hundreds of MB to draw and nobody reads that far."""
+    if len(table) > SHOWN_ROWS:
+        st.caption(f"The {SHOWN_ROWS:,} largest of {len(table):,} {what}; the downloads have them all.")
+    return table.head(SHOWN_ROWS).copy()
+
+
 def numbers(table: pd.DataFrame, *, name: str, key: str) -> None:
     """The table behind a chart, one click away, with its downloads."""
     with st.expander("Numbers"):
@@ -121,11 +132,11 @@ with tabs[0]:
         )
         st.caption("Each currency on its own scale: amounts in different currencies are never added.")
         st.dataframe(totals, hide_index=True)
-        shown = aging.drop(columns=["group_key"])
+        table = shown(aging, f"{group_by or 'customer'} rows").drop(columns=["group_key"])
         if group_by in (None, "customer"):
-            shown.insert(0, "account", [f"/account?id={key}" for key in aging["group_key"]])
+            table.insert(0, "account", [f"/account?id={key}" for key in aging["group_key"].head(SHOWN_ROWS)])
         st.dataframe(
-            shown,
+            table,
             hide_index=True,
             column_config={"account": st.column_config.LinkColumn("Account", display_text="open")},
             key="reports_aging_table",
@@ -146,6 +157,7 @@ with tabs[0]:
                     narrowed = {group_by: drill or None}  # segment or country; "" is "no segment"
                 with db.transaction() as session:
                     accounts = reports.aging(session, actor, replace(chosen, **narrowed), group_by="customer")
+                accounts = shown(accounts, "accounts")
                 accounts.insert(0, "account", [f"/account?id={key}" for key in accounts["group_key"]])
                 st.dataframe(
                     accounts.drop(columns=["group_key"]),
@@ -236,13 +248,14 @@ with tabs[3]:
             )
             .properties(height=min(25, len(top)) * 18 + 30),
         )
-        late.insert(0, "account", [f"/account?id={c}" for c in late["customer_id"]])
+        table = shown(late, "customers")
+        table.insert(0, "account", [f"/account?id={c}" for c in table["customer_id"]])
         st.dataframe(
-            late.drop(columns=["customer_id"]),
+            table.drop(columns=["customer_id"]),
             hide_index=True,
             column_config={"account": st.column_config.LinkColumn("Account", display_text="open")},
         )
-        download_buttons(late.drop(columns=["account"]), name="recoup-late-payers", key="reports_late_download")
+        download_buttons(late, name="recoup-late-payers", key="reports_late_download")
 
 with tabs[4]:
     st.caption(

@@ -18,6 +18,7 @@ from core.models import CONTACT_ROLES
 from core.roles import Actor
 from core.services import dunning_settings as rules
 from core.services.dunning_settings import CountryRules, Escalation
+from core.templates import AgencyInfo
 
 COUNTRY, EARLIEST, LATEST, ZONE = "Country", "From", "Until", "Hours read in zone"
 WAIVED, CONSENT = "Hours waived past days overdue", "Consent waives hours"
@@ -47,6 +48,13 @@ def rules_tab(actor: Actor) -> None:
     _contact_rules_form(actor)
     st.subheader("When a reminder becomes a call")
     _escalation_form(actor)
+    st.subheader("Collection agency licence")
+    st.caption(
+        "When Recoup collects as a licensed agency (Singapore's Debt Collection Act 2022 requires a licence), "
+        "letters are written under the agency's name with its licence, and templates may show `agency.name` and "
+        "`agency.licence`. Leave empty when collecting your own debts."
+    )
+    _agency_form(actor)
     st.subheader("Limitation periods")
     st.caption("A legal demand never goes out on a debt older than this, counted from its oldest due date.")
     _limitation_form(actor)
@@ -183,6 +191,33 @@ def _escalation_form(actor: Actor) -> None:
             key,
             lambda session: rules.save_escalation(session, actor, new, version=version),
             "Escalation saved: the next run follows it.",
+        )
+
+
+def _agency_form(actor: Actor) -> None:
+    key = "workflows_agency_loaded"
+    current, version = _snapshot(key, rules.agency)
+    with st.form(f"workflows_agency_{version}"):
+        cols = st.columns([2, 1, 2])
+        name = cols[0].text_input(
+            "Agency name", current.name if current else "", key=f"workflows_agency_name_{version}"
+        )
+        number = cols[1].text_input(
+            "Licence no.", current.licence_number if current else "", key=f"workflows_agency_number_{version}"
+        )
+        authority = cols[2].text_input(
+            "Issued by",
+            current.licence_authority if current else "",
+            placeholder="e.g. Singapore Police Force",
+            key=f"workflows_agency_authority_{version}",
+        )
+        save = st.form_submit_button("Save", key=f"workflows_agency_save_{version}")
+    if save:
+        new = AgencyInfo(name, number, authority) if (name.strip() or number.strip()) else None
+        _saved(
+            key,
+            lambda session: rules.save_agency(session, actor, new, version=version),
+            "Agency licence saved." if new else "Not collecting as an agency.",
         )
 
 

@@ -35,7 +35,7 @@ class CurrencySummary:
 
 
 @dataclass(frozen=True)
-class BookSummary:
+class BookSummary:  # a collector's: their own accounts
     as_of: date
     currencies: list[CurrencySummary]
     customers: int
@@ -45,9 +45,11 @@ class BookSummary:
 
 def book_summary(session: Session, actor: Actor, *, as_of: date) -> BookSummary:
     audit.require(actor, Permission.VIEW_ACCOUNTS, "dashboard.view", "book")
+    mine = _own_accounts(actor)
+    params = {"as_of": as_of, "collector_id": mine}
     totals: dict[str, dict[str, Money]] = {}
     counts: dict[str, list[int]] = {}
-    for row in session.execute(report_sql("open_balances_by_age"), {"as_of": as_of}):
+    for row in session.execute(report_sql("open_balances_by_age"), params):
         buckets = totals.setdefault(row.currency, {b: Money.zero(row.currency) for b in BUCKETS})
         bucket = aging_bucket(row.days_past_due)
         buckets[bucket] += Money(row.open_balance, row.currency)
@@ -66,11 +68,14 @@ def book_summary(session: Session, actor: Actor, *, as_of: date) -> BookSummary:
         )
         for code, buckets in sorted(totals.items())
     ]
-    people = session.execute(report_sql("customers_with_balance"), {"as_of": as_of}).one()
+    people = session.execute(report_sql("customers_with_balance"), params).one()
+    customers = select(func.count()).select_from(Customer)
+    if mine is not None:
+        customers = customers.where(Customer.collector_id == mine)
     return BookSummary(
         as_of=as_of,
         currencies=currencies,
-        customers=session.scalar(select(func.count()).select_from(Customer)) or 0,
+        customers=session.scalar(customers) or 0,
         customers_with_balance=people.with_balance,
         customers_overdue=people.overdue,
     )
@@ -120,7 +125,7 @@ class Health:
 def health(session: Session, actor: Actor, *, as_of: date) -> Health:
     """Plan health and the reminder batch since yesterday (a collector: their accounts)."""
     audit.require(actor, Permission.VIEW_ACCOUNTS, "dashboard.view", "book")
-    mine = actor.user_id if actor.role is Role.COLLECTOR and not actor.system else None
+    mine = _own_accounts(actor)
     plans = {status: 0 for status in ("current", "late", "broken")}
     plan_rows = select(PaymentPlan.status, func.count()).where(PaymentPlan.status.in_(list(plans)))
     if mine is not None:
@@ -137,3 +142,8 @@ def health(session: Session, actor: Actor, *, as_of: date) -> Health:
         send_rows = send_rows.join(Customer, Customer.id == Send.customer_id).where(Customer.collector_id == mine)
     sends |= dict(session.execute(send_rows.group_by(Send.status)).all())
     return Health(plans, sends)
+
+
+def _own_accounts(actor: Actor) -> int | None:
+    """A collector's dashboard counts the accounts assigned to them; everyone else's, the book."""
+    return actor.user_id if actor.role is Role.COLLECTOR and not actor.system else None

@@ -21,6 +21,7 @@ from core.errors import ValidationError
 from core.money import Money
 from core.roles import Actor
 from core.services.settings import save_setting, setting_row
+from core.templates import AgencyInfo
 
 CONTACT_RULES, DUNNING, LIMITATION = "contact_rules", "dunning", "limitation_years"
 DEFAULT_ESCALATE_AFTER = 3
@@ -143,3 +144,36 @@ def save_limitation_periods(session: Session, actor: Actor, years: dict[str, int
         if letters.LIMITATION_YEARS.get(code) != value:
             changed[code] = value
     save_setting(session, actor, LIMITATION, changed, version=version)
+
+
+AGENCY = "agency"
+
+
+def agency(session: Session) -> tuple[AgencyInfo | None, int]:
+    """The collection agency's name and licence when Recoup collects as one (None: a creditor
+    collecting its own debts), and the setting's version."""
+    row = setting_row(session, AGENCY)
+    if row is None or not row.value.get("licence_number"):
+        return None, 0 if row is None else row.version
+    value = row.value
+    return AgencyInfo(value["name"], value["licence_number"], value.get("licence_authority", "")), row.version
+
+
+def save_agency(session: Session, actor: Actor, new: AgencyInfo | None, *, version: int) -> None:
+    """Singapore's Debt Collection Act 2022 licenses collection agencies; letters and messages
+    then name the licence. None: not an agency (nothing is shown)."""
+    if new is not None:
+        if not new.name.strip() or not new.licence_number.strip():
+            raise ValidationError("An agency needs its name and licence number (or clear both).")
+        if len(new.name) > 200 or len(new.licence_number) > 100 or len(new.licence_authority) > 200:
+            raise ValidationError("The agency's name, licence number or authority is too long.")
+    value = (
+        {}
+        if new is None
+        else {
+            "name": new.name.strip(),
+            "licence_number": new.licence_number.strip(),
+            "licence_authority": new.licence_authority.strip(),
+        }
+    )
+    save_setting(session, actor, AGENCY, value, version=version)

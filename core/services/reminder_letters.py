@@ -18,6 +18,7 @@ from core.services import documents
 from core.services.activities import NewActivity, add_to_timeline
 from core.services.reminder_facts import SendFacts
 from core.services.settings import setting_value
+from core.templates import AgencyInfo
 
 
 def time_barred(session: Session, facts: SendFacts, cycle: date) -> str | None:
@@ -30,14 +31,24 @@ def time_barred(session: Session, facts: SendFacts, cycle: date) -> str | None:
 
 
 def write_letter(
-    session: Session, actor: Actor, send: Send, facts: SendFacts, *, stage: str, subject: str, text: str
+    session: Session,
+    actor: Actor,
+    send: Send,
+    facts: SendFacts,
+    *,
+    stage: str,
+    subject: str,
+    text: str,
+    agency: AgencyInfo | None = None,
 ) -> tuple[int, letters.Letter]:
     """Render and keep the letter on the account; returns the document id and the letter, for
     the run's printable batch."""
     settings = get_settings()
     sender = settings.smtp.sender if settings.smtp else "Accounts receivable"
     letter = letters.Letter(
-        sender=letters.LetterParty(sender),
+        # A licensed agency writes under its own name with its licence (Singapore's Debt Collection
+        # Act); a creditor collecting its own debts, under the sender's.
+        sender=letters.LetterParty(agency.name, (agency.licence,)) if agency else letters.LetterParty(sender),
         recipient=letters.LetterParty(facts.contact_name or facts.customer_name),
         dated=facts.as_of,
         subject=subject,

@@ -38,6 +38,7 @@ def compose(
     step: DunningStep,
     facts: SendFacts,
     stored: dict[tuple[str, str], list[templates.Template]] | None = None,
+    agency: templates.AgencyInfo | None = None,
 ) -> Message:
     """`stored`: the templates already read in this run, by key and channel (it fills as it goes)."""
     stored = {} if stored is None else stored
@@ -57,6 +58,7 @@ def compose(
         sender=facts.sender,
         portal_link="",
         opt_out=OPT_OUT.get(step.channel, ""),
+        agency=agency,
     )
     try:
         template = templates.pick_template(candidates, step.channel, language=facts.language)

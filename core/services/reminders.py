@@ -35,12 +35,13 @@ from core.letters import Letter
 from core.models import DunningStep, Send, Task
 from core.services.activities import NewActivity, add_many_to_timeline, add_to_timeline
 from core.services.dunning import plan_sends
+from core.services.dunning_settings import agency
 from core.services.reminder_facts import SendFacts, escalation, gather_facts, gather_many, guard
 from core.services.reminder_letters import time_barred, write_batch, write_letter
 from core.services.reminder_messages import Message, compose
 from core.services.settings import setting_value
 from core.sms import sms_channel
-from core.templates import Template
+from core.templates import AgencyInfo, Template
 
 log = logging.getLogger(__name__)
 BATCH = 50  # sends a worker claims and reads at once
@@ -306,6 +307,7 @@ class _Rules:
 
     contact_rules: dict[str, Any] | None
     dunning: dict[str, Any] | None
+    agency: AgencyInfo | None = None
     templates: dict[tuple[str, str], list[Template]] = field(default_factory=dict)
     timeline: list[tuple[int, NewActivity]] = field(default_factory=list)
 
@@ -315,7 +317,7 @@ class _Rules:
 
     @classmethod
     def read(cls, session: Session) -> _Rules:
-        return cls(setting_value(session, "contact_rules"), setting_value(session, "dunning"))
+        return cls(setting_value(session, "contact_rules"), setting_value(session, "dunning"), agency(session)[0])
 
 
 def _chunk(ids: list[int], *, now: datetime, worker: str, delivery: _Delivery) -> Iterator[Outcome]:
@@ -387,7 +389,7 @@ def _decide(
         return _close(session, send, "skipped", ("nothing is overdue any more",))
     if send.status == "approved" and send.fingerprint and send.fingerprint != facts.fingerprint:
         return _close(session, send, "skipped", ("the invoices changed since the draft was approved: not sent",))
-    message = compose(session, send, step, facts, rules.templates)
+    message = compose(session, send, step, facts, rules.templates, rules.agency)
     if message.error:
         return _close(session, send, "failed", (message.error,))
     if send.status == "draft":  # prepared for a manager to read and approve; it waits until then
@@ -412,7 +414,7 @@ def _decide(
     if why:
         return _task(session, send, facts, f"Call instead of a {step.channel} reminder", f"{why}.", now)
     if step.channel == "letter":
-        return _post_letter(session, send, step, facts, message)
+        return _post_letter(session, send, step, facts, message, rules.agency)
     if (missing := unconnected(step.channel)) is not None:  # waits, with its reason, until it is
         return _block(send, (Reason("channel_unavailable", missing),), now + timedelta(days=1), rules.timeline)
     return Ready(send.id, send.send_key, send.customer_id, step, facts, message)
@@ -600,10 +602,19 @@ def _block(
     return Outcome(send.send_key, "blocked", texts, tuple(r.code for r in reasons))
 
 
-def _post_letter(session: Session, send: Send, step: DunningStep, facts: SendFacts, message: Message) -> Outcome:
+def _post_letter(
+    session: Session, send: Send, step: DunningStep, facts: SendFacts, message: Message, agency: AgencyInfo | None
+) -> Outcome:
     """A letter is done once its PDF is on the account: printing follows from the run's file."""
     document_id, letter = write_letter(
-        session, _batch_actor(), send, facts, stage=step.stage, subject=message.subject, text=message.text
+        session,
+        _batch_actor(),
+        send,
+        facts,
+        stage=step.stage,
+        subject=message.subject,
+        text=message.text,
+        agency=agency,
     )
     send.status, send.provider_message_id, send.sent_at = "sent", f"document:{document_id}", datetime.now(UTC)
     send.subject, send.body, send.lease_until = message.subject, message.text, None

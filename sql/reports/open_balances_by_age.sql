@@ -15,6 +15,8 @@ balances AS (
     FROM invoices i
     LEFT JOIN paid ON paid.invoice_id = i.id
     WHERE i.status IN ('open', 'paid') AND i.issue_date <= :as_of
+      AND (CAST(:collector_id AS integer) IS NULL
+           OR i.customer_id IN (SELECT c.id FROM customers c WHERE c.collector_id = CAST(:collector_id AS integer)))
 )
 SELECT currency,
        days_past_due,

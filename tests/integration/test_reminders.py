@@ -3,6 +3,7 @@ one message per customer, step and currency; pauses and blocks recorded with rea
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -10,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from core import config
@@ -21,6 +23,8 @@ from core.services import (
     accounts,
     customers,
     disputes,
+    documents,
+    dunning_settings,
     opt_outs,
     plans,
     promises,
@@ -31,6 +35,7 @@ from core.services import (
 )
 from core.services.dunning import NewStep, create_sequence, update_sequence
 from core.services.plans import PlanRequest
+from core.templates import AgencyInfo
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
 from tests.sms_gateway import running_gateway
 from tests.smtp import SmtpSink
@@ -511,3 +516,25 @@ def test_an_address_its_owner_stopped_gets_nothing_while_the_customers_other_add
     assert sends_of(session, customer_id)[0].status == "sent"
     assert len(smtp.inbox.to(second.email)) == 1
     assert [s.address for s in opt_outs.stopped_for(session, customer_id)] == []
+
+
+def test_a_licensed_agency_writes_its_letters_under_its_name_and_licence(session, smtp):
+    _, version = dunning_settings.agency(session)
+    dunning_settings.save_agency(
+        session,
+        SYSTEM,
+        AgencyInfo("Lion City Collections Pte Ltd", "DCA-2024-0117", "Singapore Police Force"),
+        version=version,
+    )
+    customer_id, _ = debtor(session, legal_sequence(session), days_overdue=10)
+
+    reminders.run(now=NOW)
+
+    view = accounts.view_account(session, SYSTEM, customer_id, as_of=TODAY)
+    [letter] = [d for d in view.documents if d.file_name.startswith("letter-")]
+    pdf = documents.read_document(session, SYSTEM, letter.id).content
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Lion City Collections Pte Ltd" in text
+    assert "Licence no. DCA-2024-0117, Singapore Police Force" in text
+    with pytest.raises(ValidationError, match="needs its name and licence number"):
+        dunning_settings.save_agency(session, SYSTEM, AgencyInfo("", "X"), version=version + 1)

@@ -301,3 +301,16 @@ def test_a_steps_reminded_customers_are_compared_with_those_in_the_same_bucket_s
         Decimal("0.0"),
         Decimal("50.0"),
     )
+
+
+def test_a_collectors_dashboard_balances_count_only_their_own_accounts(session):
+    mine, theirs = collector(session), collector(session)
+    invoice(session, customer_of(session, mine), "100.00", date(2026, 5, 1), date(2026, 5, 31))
+    invoice(session, customer_of(session, theirs), "9000.00", date(2026, 5, 1), date(2026, 5, 31))
+    me = Actor(username="me", role=Role.COLLECTOR, user_id=mine)
+
+    book = dashboard.book_summary(session, me, as_of=AS_OF)
+
+    [php] = book.currencies
+    assert (php.currency, php.open_balance, php.overdue_balance) == ("PHP", Money("100", "PHP"), Money("100", "PHP"))
+    assert (book.customers, book.customers_with_balance, book.customers_overdue) == (1, 1, 1)
