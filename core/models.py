@@ -261,6 +261,10 @@ class Invoice(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), server_default="open")
     disputed: Mapped[bool] = mapped_column(Boolean, server_default="false")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Kept by triggers on allocations (migration 0007), never written by the services: the first day
+    # a payment was received for it, and the day the payment that completed it was received.
+    first_paid_on: Mapped[date | None] = mapped_column(Date)
+    settled_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Payment(Timestamped, Base):

@@ -3,29 +3,41 @@
 -- only if received on or before :as_of; invoices issued after it do not exist yet; void and
 -- written-off invoices are out. :group_by is customer, collector, segment or country; the
 -- filters are NULL for "any" (:collector_id 0 means unassigned).
-WITH paid AS (
-    SELECT a.invoice_id, sum(a.amount) AS amount
-    FROM allocations a
-    JOIN payments p ON p.id = a.payment_id
-    WHERE p.received_on <= :as_of
-    GROUP BY a.invoice_id
-),
-per_customer AS (  -- aggregated per customer first: the customer joins below see 100k rows, not 1M
-    SELECT i.customer_id, i.currency,
-           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date <= 0) AS b0,
-           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 1 AND 30) AS b1,
-           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 31 AND 60) AS b2,
-           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 61 AND 90) AS b3,
-           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date BETWEEN 91 AND 180) AS b4,
-           sum(i.amount - coalesce(paid.amount, 0)) FILTER (WHERE :as_of - i.due_date > 180) AS b5,
-           count(*) AS invoices
+WITH unsettled AS (
+    -- Invoices not yet paid in full on :as_of (invoices.settled_on, kept by migration 0007's
+    -- triggers). Used twice below, so PostgreSQL reads invoices once and keeps the rows.
+    SELECT i.id, i.customer_id, i.currency, i.due_date, i.amount, i.first_paid_on
     FROM invoices i
-    LEFT JOIN paid ON paid.invoice_id = i.id
     WHERE i.status IN ('open', 'paid')
       AND i.issue_date <= :as_of
-      AND i.amount > coalesce(paid.amount, 0)
+      AND (i.settled_on IS NULL OR i.settled_on > :as_of)
       AND (CAST(:currency AS text) IS NULL OR i.currency = CAST(:currency AS text))
-    GROUP BY i.customer_id, i.currency
+),
+paid AS (  -- payments received by :as_of, only for the invoices partly paid by then
+    SELECT a.invoice_id, sum(a.amount) AS amount
+    FROM unsettled u
+    JOIN allocations a ON a.invoice_id = u.id
+    JOIN payments p ON p.id = a.payment_id
+    WHERE u.first_paid_on <= :as_of AND p.received_on <= :as_of
+    GROUP BY a.invoice_id
+),
+owed AS (
+    SELECT u.customer_id, u.currency, :as_of - u.due_date AS dpd, u.amount - coalesce(paid.amount, 0) AS open
+    FROM unsettled u
+    LEFT JOIN paid ON paid.invoice_id = u.id
+),
+per_customer AS (  -- aggregated per customer first: the customer joins below see 100k rows, not 1M
+    SELECT customer_id, currency,
+           sum(open) FILTER (WHERE dpd <= 0) AS b0,
+           sum(open) FILTER (WHERE dpd BETWEEN 1 AND 30) AS b1,
+           sum(open) FILTER (WHERE dpd BETWEEN 31 AND 60) AS b2,
+           sum(open) FILTER (WHERE dpd BETWEEN 61 AND 90) AS b3,
+           sum(open) FILTER (WHERE dpd BETWEEN 91 AND 180) AS b4,
+           sum(open) FILTER (WHERE dpd > 180) AS b5,
+           count(*) AS invoices
+    FROM owed
+    WHERE open > 0
+    GROUP BY customer_id, currency
 )
 SELECT CASE CAST(:group_by AS text)
            WHEN 'customer' THEN c.id::text

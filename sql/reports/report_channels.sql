@@ -26,25 +26,12 @@ paid_days AS (  -- the days each customer paid something, in the currencies remi
       AND p.currency IN (SELECT currency FROM weeks)
       AND p.received_on BETWEEN :start AND CAST(:end AS date) + 14
 ),
-settled AS (  -- when each invoice of those currencies was paid in full, if it was
-    SELECT r.invoice_id, min(r.received_on) AS settled_on
-    FROM (
-        SELECT a.invoice_id, p.received_on,
-               sum(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY p.received_on, a.id) AS covered
-        FROM allocations a JOIN payments p ON p.id = a.payment_id
-        WHERE p.currency IN (SELECT currency FROM weeks)
-    ) r
-    JOIN invoices i ON i.id = r.invoice_id
-    WHERE r.covered >= i.amount
-    GROUP BY r.invoice_id
-),
 overdue_then AS (  -- per week: each customer's oldest invoice overdue and unpaid on its Monday
     SELECT w.week, i.currency, i.customer_id, max(w.week - i.due_date) AS dpd
     FROM weeks w
     JOIN invoices i ON i.currency = w.currency AND i.issue_date <= w.week AND i.due_date < w.week
     JOIN customers c ON c.id = i.customer_id
-    LEFT JOIN settled st ON st.invoice_id = i.id
-    WHERE i.status IN ('open', 'paid') AND (st.settled_on IS NULL OR st.settled_on > w.week)
+    WHERE i.status IN ('open', 'paid') AND (i.settled_on IS NULL OR i.settled_on > w.week)
       AND (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
       AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
       AND (CAST(:collector_id AS integer) IS NULL OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer))

@@ -36,23 +36,11 @@ collected AS (
       AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
     GROUP BY c.collector_id, p.currency
 ),
-settled AS (
-    SELECT c.collector_id AS user_id, i.currency, avg(greatest(s.settled_on - i.due_date, 0)) AS days_late
-    FROM (
-        SELECT r.invoice_id, min(r.received_on) AS settled_on
-        FROM (
-            SELECT a.invoice_id, p.received_on,
-                   sum(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY p.received_on, a.id) AS covered
-            FROM allocations a JOIN payments p ON p.id = a.payment_id
-            WHERE p.received_on <= :end
-        ) r
-        JOIN invoices i ON i.id = r.invoice_id
-        WHERE r.covered >= i.amount
-        GROUP BY r.invoice_id
-    ) s
-    JOIN invoices i ON i.id = s.invoice_id
+settled AS (  -- invoices.settled_on: the day the completing payment was received (migration 0007)
+    SELECT c.collector_id AS user_id, i.currency, avg(greatest(i.settled_on - i.due_date, 0)) AS days_late
+    FROM invoices i
     JOIN customers c ON c.id = i.customer_id
-    WHERE s.settled_on >= :start AND c.collector_id IS NOT NULL
+    WHERE i.settled_on BETWEEN :start AND :end AND c.collector_id IS NOT NULL
     GROUP BY c.collector_id, i.currency
 )
 SELECT st.name AS collector,

@@ -3,27 +3,12 @@
 -- invoice_settlement.sql), how many of them late (settled after the due date), the average and
 -- median days late (never below 0: early counts as 0), and the trend — the average days late of
 -- the later half of the period minus the earlier half (positive: paying later than before).
-WITH running AS (
-    -- payments received by the end of the period, running total per invoice in date order
-    SELECT a.invoice_id, p.received_on,
-           sum(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY p.received_on, a.id) AS covered
-    FROM allocations a
-    JOIN payments p ON p.id = a.payment_id
-    WHERE p.received_on <= :end
-),
-settled AS (
-    SELECT r.invoice_id, min(r.received_on) AS settled_on
-    FROM running r
-    JOIN invoices i ON i.id = r.invoice_id
-    WHERE r.covered >= i.amount
-    GROUP BY r.invoice_id
-),
-in_period AS (
-    SELECT i.customer_id, s.settled_on, greatest(s.settled_on - i.due_date, 0) AS days_late
-    FROM settled s
-    JOIN invoices i ON i.id = s.invoice_id
+WITH in_period AS (
+    -- invoices.settled_on: the day the payment that completed it was received (migration 0007)
+    SELECT i.customer_id, i.settled_on, greatest(i.settled_on - i.due_date, 0) AS days_late
+    FROM invoices i
     JOIN customers c ON c.id = i.customer_id
-    WHERE s.settled_on >= :start
+    WHERE i.settled_on BETWEEN :start AND :end
       AND (CAST(:currency AS text) IS NULL OR i.currency = CAST(:currency AS text))
       AND (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
       AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))

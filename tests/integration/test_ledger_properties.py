@@ -221,6 +221,16 @@ def assert_ledger_holds(session: Session, customer_id: int) -> None:
         assert paid <= amount, f"invoice {invoice_id} of {amount} has {paid} allocated"
         assert status == ("paid" if paid == amount else "open"), f"invoice {invoice_id}: {paid} of {amount}, {status}"
 
+    # The cached settlement days (triggers on allocations, migration 0007) equal the ledger's own
+    # answer, through every payment, reversal, credit and refund.
+    settled = {s.invoice_id: s.settled_on for s in ledger.settled_invoices(session, customer_id=customer_id)}
+    cached = session.execute(
+        select(Invoice.id, Invoice.settled_on, Invoice.first_paid_on).where(Invoice.customer_id == customer_id)
+    ).all()
+    for row in cached:
+        assert row.settled_on == settled.get(row.id), f"invoice {row.id}: cached {row.settled_on}"
+        assert (row.first_paid_on is not None) == (row.id in book.allocated_to), f"invoice {row.id}: first paid"
+
     for currency in CURRENCIES:
         zero = Money.zero(currency)
         invoiced = sum((a for a, _ in book.invoices.values() if a.currency == currency), zero)
