@@ -22,23 +22,31 @@ depends_on = None
 SETTLE = """
 CREATE OR REPLACE FUNCTION recoup_settle_invoices(ids integer[]) RETURNS void
 LANGUAGE sql AS $$
--- Only rows that change are written: an UPDATE on invoices fires invoices_settle_amount, which
--- looks for changed amounts (none here) and stops.
+-- Set-based (joins on the ids, one window over their allocations): an import's 600,000 invoices
+-- cost one pass, not a lookup per invoice. Only rows that change are written: an UPDATE on
+-- invoices fires invoices_settle_amount, which looks for changed amounts (none here) and stops.
+WITH targets AS (
+    SELECT DISTINCT u.id FROM unnest(ids) AS u(id)
+),
+running AS (
+    SELECT a.invoice_id, p.received_on,
+           sum(a.amount) OVER (PARTITION BY a.invoice_id ORDER BY p.received_on, a.id) AS covered
+    FROM targets t
+    JOIN allocations a ON a.invoice_id = t.id
+    JOIN payments p ON p.id = a.payment_id
+),
+settlement AS (
+    SELECT i.id,
+           min(r.received_on) AS first_paid_on,
+           min(r.received_on) FILTER (WHERE r.covered >= i.amount) AS settled_on
+    FROM targets t
+    JOIN invoices i ON i.id = t.id
+    LEFT JOIN running r ON r.invoice_id = t.id
+    GROUP BY i.id
+)
 UPDATE invoices i
 SET first_paid_on = s.first_paid_on, settled_on = s.settled_on
-FROM (
-    SELECT t.id,
-           (SELECT min(p.received_on) FROM allocations a JOIN payments p ON p.id = a.payment_id
-             WHERE a.invoice_id = t.id) AS first_paid_on,
-           (SELECT min(r.received_on)
-              FROM (SELECT p.received_on,
-                           sum(a.amount) OVER (ORDER BY p.received_on, a.id) AS covered
-                      FROM allocations a JOIN payments p ON p.id = a.payment_id
-                     WHERE a.invoice_id = t.id) r
-             WHERE r.covered >= t.amount) AS settled_on
-    FROM invoices t
-    WHERE t.id = ANY(ids)
-) s
+FROM settlement s
 WHERE i.id = s.id
   AND (i.first_paid_on IS DISTINCT FROM s.first_paid_on OR i.settled_on IS DISTINCT FROM s.settled_on)
 $$;
