@@ -1,16 +1,10 @@
 -- Recovery: the invoices overdue at the start of the period (due before :start, something still
 -- owed on them that day, counting payments received before it), and what payments received from
 -- :start to :end collected on them. Per currency.
-WITH cohort AS (
+WITH due_before AS (
     -- Invoices due before :start and not paid in full by then (invoices.settled_on, migration
-    -- 0007): what each still owed that day, and what payments received in the period brought in.
-    SELECT i.id, i.currency,
-           i.amount - CASE WHEN i.first_paid_on < :start THEN coalesce((
-               SELECT sum(a.amount) FROM allocations a JOIN payments p ON p.id = a.payment_id
-               WHERE a.invoice_id = i.id AND p.received_on < :start), 0) ELSE 0 END AS owed,
-           CASE WHEN i.first_paid_on <= :end THEN coalesce((
-               SELECT sum(a.amount) FROM allocations a JOIN payments p ON p.id = a.payment_id
-               WHERE a.invoice_id = i.id AND p.received_on BETWEEN :start AND :end), 0) ELSE 0 END AS collected
+    -- 0007). Used twice below, so invoices are read once.
+    SELECT i.id, i.currency, i.amount, i.first_paid_on
     FROM invoices i
     JOIN customers c ON c.id = i.customer_id
     WHERE i.status IN ('open', 'paid')
@@ -21,6 +15,21 @@ WITH cohort AS (
       AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
       AND (CAST(:collector_id AS integer) IS NULL
            OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer))
+),
+payments_on AS (  -- for those paid something by the end: before the period, and during it
+    SELECT a.invoice_id,
+           coalesce(sum(a.amount) FILTER (WHERE p.received_on < :start), 0) AS before,
+           coalesce(sum(a.amount) FILTER (WHERE p.received_on BETWEEN :start AND :end), 0) AS during
+    FROM due_before d
+    JOIN allocations a ON a.invoice_id = d.id
+    JOIN payments p ON p.id = a.payment_id
+    WHERE d.first_paid_on <= :end
+    GROUP BY a.invoice_id
+),
+cohort AS (
+    SELECT d.currency, d.amount - coalesce(o.before, 0) AS owed, coalesce(o.during, 0) AS collected
+    FROM due_before d
+    LEFT JOIN payments_on o ON o.invoice_id = d.id
 )
 SELECT currency,
        count(*) AS invoices,
