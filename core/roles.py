@@ -74,6 +74,14 @@ class Actor:
     def may(self, permission: Permission) -> bool:
         return self.system or permission in GRANTS[self.role]
 
+    @property
+    def assigned_only(self) -> int | None:
+        """Whose assigned accounts are all this actor works and sees listed (a collector: their
+        own user id); None: every account."""
+        if self.may(Permission.WORK_ANY_ACCOUNT) or not self.may(Permission.WORK_ASSIGNED_ACCOUNTS):
+            return None
+        return self.user_id
+
     def may_work_account(self, collector_id: int | None) -> bool:
         """Managers act on any account; collectors on those assigned to them."""
         if self.may(Permission.WORK_ANY_ACCOUNT):

@@ -12,7 +12,7 @@ from core.errors import ValidationError
 from core.models import DUNNING_CHANNELS, DUNNING_STAGES, STEP_MODES
 from core.services.dunning import NewStep
 from core.services.send_review import SendLine
-from core.services.workflows import RuleView, SequenceView
+from core.services.workflows import RuleView, SequenceView, StepView
 from ui import fmt
 
 OFFSET, CHANNEL, STAGE, MODE = "Offset days", "Channel", "Stage", "Mode"
@@ -39,22 +39,22 @@ def conditions_text(conditions: dict[str, Any]) -> str:
     return "; ".join(parts) or "—"
 
 
+def _settings(step: StepView) -> dict[str, Any]:
+    """The columns a step shows and edits alike."""
+    return {
+        OFFSET: step.offset_days,
+        CHANNEL: step.channel,
+        STAGE: step.stage,
+        MODE: step.mode,
+        BUSINESS_DAYS: step.business_days,
+        ATTACH: step.attach_invoices,
+        TEMPLATE: step.template_key,
+    }
+
+
 def steps_frame(sequence: SequenceView) -> pd.DataFrame:
     return pd.DataFrame(
-        [
-            {
-                "#": s.position,
-                OFFSET: s.offset_days,
-                CHANNEL: s.channel,
-                STAGE: s.stage,
-                MODE: s.mode,
-                BUSINESS_DAYS: s.business_days,
-                ATTACH: s.attach_invoices,
-                TEMPLATE: s.template_key,
-                "Conditions": conditions_text(s.conditions),
-            }
-            for s in sequence.steps
-        ]
+        [{"#": s.position, **_settings(s), "Conditions": conditions_text(s.conditions)} for s in sequence.steps]
     )
 
 
@@ -64,13 +64,7 @@ def editable_steps(sequence: SequenceView) -> pd.DataFrame:
         [
             {
                 STEP_ID: s.step_id,
-                OFFSET: s.offset_days,
-                CHANNEL: s.channel,
-                STAGE: s.stage,
-                MODE: s.mode,
-                BUSINESS_DAYS: s.business_days,
-                ATTACH: s.attach_invoices,
-                TEMPLATE: s.template_key,
+                **_settings(s),
                 MIN_OVERDUE: "; ".join(f"{c} {a}" for c, a in (s.conditions.get("min_overdue") or {}).items()),
                 SEGMENTS: ", ".join(s.conditions.get("segments") or []),
                 COUNTRIES: ", ".join(s.conditions.get("countries") or []),

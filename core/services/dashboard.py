@@ -13,7 +13,7 @@ from core.aging import BUCKETS, aging_bucket
 from core.models import Customer, PaymentPlan, Send
 from core.money import Money
 from core.reports import report_sql
-from core.roles import Actor, Permission, Role
+from core.roles import Actor, Permission
 from core.services import audit
 
 
@@ -45,7 +45,7 @@ class BookSummary:  # a collector's: their own accounts
 
 def book_summary(session: Session, actor: Actor, *, as_of: date) -> BookSummary:
     audit.require(actor, Permission.VIEW_ACCOUNTS, "dashboard.view", "book")
-    mine = _own_accounts(actor)
+    mine = actor.assigned_only
     params = {"as_of": as_of, "collector_id": mine}
     totals: dict[str, dict[str, Money]] = {}
     counts: dict[str, list[int]] = {}
@@ -125,7 +125,7 @@ class Health:
 def health(session: Session, actor: Actor, *, as_of: date) -> Health:
     """Plan health and the reminder batch since yesterday (a collector: their accounts)."""
     audit.require(actor, Permission.VIEW_ACCOUNTS, "dashboard.view", "book")
-    mine = _own_accounts(actor)
+    mine = actor.assigned_only
     plans = {status: 0 for status in ("current", "late", "broken")}
     plan_rows = select(PaymentPlan.status, func.count()).where(PaymentPlan.status.in_(list(plans)))
     if mine is not None:
@@ -142,8 +142,3 @@ def health(session: Session, actor: Actor, *, as_of: date) -> Health:
         send_rows = send_rows.join(Customer, Customer.id == Send.customer_id).where(Customer.collector_id == mine)
     sends |= dict(session.execute(send_rows.group_by(Send.status)).all())
     return Health(plans, sends)
-
-
-def _own_accounts(actor: Actor) -> int | None:
-    """A collector's dashboard counts the accounts assigned to them; everyone else's, the book."""
-    return actor.user_id if actor.role is Role.COLLECTOR and not actor.system else None

@@ -96,8 +96,8 @@ def load_grid(session: Session, actor: Actor, grid_filter: GridFilter, *, as_of:
             PlanInstalment.due_on < as_of + timedelta(days=7),
         )
         query = query.where(due.exists())
-    if not actor.may(Permission.WORK_ANY_ACCOUNT) and actor.may(Permission.WORK_ASSIGNED_ACCOUNTS):
-        query = query.where(Customer.collector_id == actor.user_id)
+    if (mine := actor.assigned_only) is not None:
+        query = query.where(Customer.collector_id == mine)
     plans: list[PlanRow] = []
     instalments: list[InstalmentRow] = []
     for plan, name, ref, collector in session.execute(query):

@@ -390,8 +390,8 @@ def plans_needing_attention(session: Session, actor: Actor, *, as_of: date, days
         .order_by(PaymentPlan.id)
         .limit(500)
     )
-    if not actor.may(Permission.WORK_ANY_ACCOUNT) and actor.may(Permission.WORK_ASSIGNED_ACCOUNTS):
-        query = query.where(Customer.collector_id == actor.user_id)
+    if (mine := actor.assigned_only) is not None:
+        query = query.where(Customer.collector_id == mine)
     events: list[PlanEvent] = []
     for plan, name, collector in session.execute(query):
         if plan.status == "broken":

@@ -173,8 +173,8 @@ def promises_needing_attention(session: Session, actor: Actor, *, as_of: date, d
         .order_by(Promise.due_on.desc(), Promise.amount.desc())
         .limit(200)
     )
-    if not actor.may(Permission.WORK_ANY_ACCOUNT) and actor.may(Permission.WORK_ASSIGNED_ACCOUNTS):
-        query = query.where(Customer.collector_id == actor.user_id)
+    if (mine := actor.assigned_only) is not None:
+        query = query.where(Customer.collector_id == mine)
     return [
         PromiseDue(
             p.customer_id,

@@ -136,25 +136,14 @@ def gather_many(session: Session, work: list[tuple[Send, DunningStep]], *, now: 
         days_past_due = (today - anchor).days if anchor else 0
         request = None
         if contact is not None and address is not None and step.channel != "call":
-            request = compliance.ContactRequest(
-                channel=step.channel,
-                address=address,
-                time_zone=customer.time_zone,
-                contact_role=contact.role,
-                contact_id=contact.id,
+            request = _contact_request(
+                book,
+                customer,
+                contact,
+                step.channel,
+                address,
                 debt_key=f"c{customer.id}:{send.currency}:{send.cycle.isoformat()}",
                 days_past_due=days_past_due,
-                consent=bool(getattr(contact, f"consent_{step.channel}", True)),
-                opted_out_channels=frozenset(c for c in CHANNELS if getattr(contact, f"opted_out_{c}")),
-                opted_out_addresses=frozenset({address} if opt_outs.normal(address) in book.stopped else ()),
-                on_hold=customer.on_hold,
-                hold_until=customer.hold_until,
-                bankrupt=customer.bankrupt,
-                attorney_on_record=customer.attorney_on_record,
-                deceased=customer.deceased,
-                do_not_contact=customer.do_not_contact,
-                has_opt_out_line=True,  # the batch's messages always carry it (reminder_messages.OPT_OUT)
-                history=tuple(book.history.get(customer.id, ())),
             )
         facts[send.id] = SendFacts(
             as_of=today,
@@ -197,28 +186,45 @@ def may_call_now(session: Session, customer_id: int, *, now: datetime) -> Verdic
         return Verdict(False, (compliance.Reason("no_address", "no contact with a phone number"),), None)
     today = now.astimezone(UTC).date()
     oldest = min((i.due_date for rows in book.open_invoices.values() for i, _ in rows), default=today)
-    request = compliance.ContactRequest(
-        channel="call",
-        address=phone,
+    request = _contact_request(
+        book, customer, contact, "call", phone, debt_key=f"c{customer.id}", days_past_due=max(0, (today - oldest).days)
+    )
+    rules = compliance.rules_for(customer.country, setting_value(session, "contact_rules"))
+    decision = compliance.decide(request, rules, now=now)
+    return Verdict(decision.allowed, tuple(decision.reasons), decision.retry_at)
+
+
+def _contact_request(
+    book: _Book,
+    customer: Customer,
+    contact: Contact,
+    channel: str,
+    address: str,
+    *,
+    debt_key: str,
+    days_past_due: int,
+) -> compliance.ContactRequest:
+    """What the compliance guard is asked about one contact on one channel, from the book read."""
+    return compliance.ContactRequest(
+        channel=channel,
+        address=address,
         time_zone=customer.time_zone,
         contact_role=contact.role,
         contact_id=contact.id,
-        debt_key=f"c{customer.id}",
-        days_past_due=max(0, (today - oldest).days),
-        consent=bool(getattr(contact, "consent_call", True)),
+        debt_key=debt_key,
+        days_past_due=days_past_due,
+        consent=bool(getattr(contact, f"consent_{channel}", True)),
         opted_out_channels=frozenset(c for c in CHANNELS if getattr(contact, f"opted_out_{c}")),
-        opted_out_addresses=frozenset({phone} if opt_outs.normal(phone) in book.stopped else ()),
-        on_hold=_flag(customer, "on_hold", today),
+        opted_out_addresses=frozenset({address} if opt_outs.normal(address) in book.stopped else ()),
+        on_hold=customer.on_hold,  # the guard reads hold_until: a dated hold ends by itself
         hold_until=customer.hold_until,
         bankrupt=customer.bankrupt,
         attorney_on_record=customer.attorney_on_record,
         deceased=customer.deceased,
         do_not_contact=customer.do_not_contact,
+        has_opt_out_line=True,  # the batch's messages always carry it (reminder_messages.OPT_OUT); calls need none
         history=tuple(book.history.get(customer.id, ())),
     )
-    rules = compliance.rules_for(customer.country, setting_value(session, "contact_rules"))
-    decision = compliance.decide(request, rules, now=now)
-    return Verdict(decision.allowed, tuple(decision.reasons), decision.retry_at)
 
 
 def _ids(ids: list[int]) -> Any:

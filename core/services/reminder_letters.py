@@ -6,7 +6,8 @@ a task to hand the account over."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import textwrap
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -14,8 +15,7 @@ from core import letters
 from core.config import get_settings
 from core.models import Customer, Send, Task
 from core.roles import Actor
-from core.services import documents
-from core.services.activities import NewActivity, add_to_timeline
+from core.services import customers, documents
 from core.services.reminder_facts import SendFacts
 from core.services.settings import setting_value
 from core.templates import AgencyInfo
@@ -85,23 +85,12 @@ def write_letter(
 
 
 def _flag_legal(session: Session, actor: Actor, customer_id: int, subject: str) -> None:
-    """The account is handed over: flagged legal (reminders stop), with who, when and why, like
-    any flag a person sets; a manager clears it on the account page."""
-    customer = session.get(Customer, customer_id, with_for_update=True)
-    assert customer is not None
-    why = f"the formal demand went out: {subject}"
-    customer.legal = True
-    notes = dict(customer.flag_notes or {})
-    notes["legal"] = {"by": actor.username, "at": datetime.now(UTC).isoformat(timespec="minutes"), "why": why}
-    customer.flag_notes = notes
-    add_to_timeline(
-        session,
-        actor,
-        customer_id,
-        NewActivity(
-            kind="status_change", summary=f"Handed over to legal: {why}", details={"flag": "legal", "on": True}
-        ),
-    )
+    """The account is handed over: flagged legal (reminders stop) as any flag a person sets, with
+    who, when and why on the account, its timeline and the audit log; a manager clears it."""
+    customer = session.get(Customer, customer_id)
+    if customer is not None and not customer.legal:
+        why = textwrap.shorten(f"the formal demand went out: {subject}", width=300, placeholder="…")
+        customers.set_flag(session, actor, customer_id, "legal", on=True, why=why)
 
 
 def write_batch(run_letters: list[letters.Letter], *, now: datetime) -> str | None:

@@ -17,7 +17,7 @@ from core.aging import BUCKETS
 from core.errors import ValidationError
 from core.models import Invoice
 from core.reports import report_sql
-from core.roles import Actor, Permission, Role
+from core.roles import Actor, Permission
 from core.services import audit
 
 GROUPS = ("customer", "collector", "segment", "country")
@@ -57,8 +57,8 @@ class ReportFilter:
 def _scoped(session: Session, actor: Actor, what: str, chosen: ReportFilter) -> ReportFilter:
     """Collectors see their own accounts' figures; everyone else what they chose."""
     audit.require(actor, Permission.VIEW_ACCOUNTS, f"report.{what}", "report")
-    if actor.role is Role.COLLECTOR and not actor.system:
-        return replace(chosen, collector_id=actor.user_id)
+    if (mine := actor.assigned_only) is not None:
+        return replace(chosen, collector_id=mine)
     return chosen
 
 

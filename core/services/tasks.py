@@ -39,8 +39,8 @@ def open_tasks(session: Session, actor: Actor, *, limit: int = 200) -> list[Task
         .order_by(Task.due_on, Task.id)
         .limit(limit)
     )
-    if not actor.may(Permission.WORK_ANY_ACCOUNT) and actor.may(Permission.WORK_ASSIGNED_ACCOUNTS):
-        query = query.where(Customer.collector_id == actor.user_id)
+    if (mine := actor.assigned_only) is not None:
+        query = query.where(Customer.collector_id == mine)
     return [
         TaskLine(t.id, t.customer_id, name, t.kind, t.title, t.script, t.due_on, assignee)
         for t, name, assignee in session.execute(query)
