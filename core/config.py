@@ -43,6 +43,17 @@ SMS_DEFAULT_URLS = {"semaphore": "https://api.semaphore.co", "twilio": "https://
 
 
 @dataclass(frozen=True)
+class PaymentSettings:
+    """The online-payment provider (Stripe Checkout). api_base is configurable so tests can point it at
+    a local server; without webhook_secret the webhook endpoint refuses to start (reconcile still works)."""
+
+    secret_key: str
+    api_base: str = "https://api.stripe.com"
+    webhook_secret: str | None = None
+    timeout: float = 20.0  # seconds for one API call: a debtor is waiting on the portal
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     database_url: str | None
@@ -56,6 +67,9 @@ class Settings:
     documents_dir: Path | None = None
     smtp: SmtpSettings | None = None  # None: email steps wait with "email is not configured"
     sms: SmsSettings | None = None  # None: SMS steps wait with "not connected"
+    payments: PaymentSettings | None = None  # None: no online payment (the portal shows bank details only)
+    # Where debtors open the portal (make portal): the base of every portal link Recoup writes.
+    portal_url: str = "http://localhost:8502"
 
     @property
     def import_dir(self) -> Path:
@@ -132,7 +146,30 @@ def get_settings() -> Settings:
         documents_dir=Path(folder).resolve() if (folder := value("RECOUP_DOCUMENTS_DIR")) else None,
         smtp=_smtp(value),
         sms=_sms(value),
+        payments=_payments(value),
+        portal_url=_portal_url(value("RECOUP_PORTAL_URL", "http://localhost:8502") or "http://localhost:8502"),
     )
+
+
+def _portal_url(url: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(f"RECOUP_PORTAL_URL must be an http(s) URL, not {url!r}.")
+    return url.rstrip("/")
+
+
+def _payments(value: Callable[[str, str | None], str | None]) -> PaymentSettings | None:
+    secret_key = value("RECOUP_STRIPE_SECRET_KEY", None)
+    if not secret_key:
+        return None
+    if secret_key == PLACEHOLDER:
+        raise ConfigError("RECOUP_STRIPE_SECRET_KEY is the placeholder; set the key from Stripe's dashboard.")
+    api_base = value("RECOUP_STRIPE_API_BASE", "https://api.stripe.com") or "https://api.stripe.com"
+    if not api_base.startswith(("https://", "http://")):
+        raise ConfigError(f"RECOUP_STRIPE_API_BASE must be an http(s) URL, not {api_base!r}.")
+    webhook_secret = value("RECOUP_STRIPE_WEBHOOK_SECRET", None)
+    if webhook_secret == PLACEHOLDER:
+        raise ConfigError("RECOUP_STRIPE_WEBHOOK_SECRET is the placeholder; set the endpoint's signing secret.")
+    return PaymentSettings(secret_key=secret_key, api_base=api_base.rstrip("/"), webhook_secret=webhook_secret)
 
 
 def _sms(value: Callable[[str, str | None], str | None]) -> SmsSettings | None:

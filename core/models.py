@@ -102,6 +102,10 @@ CALL_OUTCOMES = (
     "promise_made",
 )
 
+# A hosted checkout (core/gateway.py): open until paid or expired; how Recoup learned it was paid.
+CHECKOUT_STATUSES = ("open", "paid", "expired")
+CHECKOUT_COMPLETIONS = ("redirect", "webhook", "reconcile")
+
 # Amounts: 19 digits with 4 decimals covers every ISO 4217 minor unit (KWD/BHD have 3).
 AMOUNT = Numeric(19, 4)
 
@@ -204,6 +208,9 @@ class Customer(Timestamped, Base):
     # Dunning: a sequence chosen for this customer (else the assignment rules pick), or none at all.
     sequence_id: Mapped[int | None] = mapped_column(ForeignKey("dunning_sequences.id"))
     dunning_excluded: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # Portal links carry the generation they were made in; a manager revoking links moves it on,
+    # and every earlier link stops working (migration 0010).
+    portal_generation: Mapped[int] = mapped_column(Integer, server_default="0")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
@@ -248,6 +255,23 @@ class Invoice(Timestamped, Base):
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
         CheckConstraint(_in("status", INVOICE_STATUSES), name="status"),
         Index("ix_invoices_number", "number"),  # the work queue's search by invoice number
+        # Aging reads what is unpaid from this index alone (migration 0009), in customer order.
+        Index(
+            "ix_invoices_unsettled",
+            "customer_id",
+            "currency",
+            postgresql_include=[
+                "id",
+                "due_date",
+                "issue_date",
+                "amount",
+                "paid_amount",
+                "first_paid_on",
+                "last_paid_on",
+            ],
+            postgresql_where="settled_on IS NULL AND status IN ('open', 'paid')",
+        ),
+        Index("ix_invoices_settled_on", "settled_on"),  # aging as of a past day: paid in full since
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -265,6 +289,10 @@ class Invoice(Timestamped, Base):
     # a payment was received for it, and the day the payment that completed it was received.
     first_paid_on: Mapped[date | None] = mapped_column(Date)
     settled_on: Mapped[date | None] = mapped_column(Date)
+    # Also kept by those triggers (migration 0009): what payments have covered so far, and the day
+    # the latest of them was received. Aging on or after that day needs no allocations.
+    paid_amount: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
+    last_paid_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Payment(Timestamped, Base):
@@ -299,6 +327,37 @@ class Payment(Timestamped, Base):
     # What the reversal reopened, {invoice id: amount}, so the timeline can say exactly what.
     reversed_allocations: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class OnlineCheckout(Base):
+    """A payment a debtor started on the provider's checkout page. Paid, it points to the one payment
+    recorded for it (payments are unique by source and reference, the provider's payment id)."""
+
+    __tablename__ = "checkout_sessions"
+    __table_args__ = (
+        CheckConstraint(_in("status", CHECKOUT_STATUSES), name="status"),
+        CheckConstraint(f"completed_via IS NULL OR {_in('completed_via', CHECKOUT_COMPLETIONS)}", name="completed_via"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+        CheckConstraint("(status = 'open') = (completed_at IS NULL)", name="completed_when_closed"),
+        CheckConstraint("(completed_at IS NULL) = (completed_via IS NULL)", name="completed_together"),
+        CheckConstraint("(status = 'paid') = (payment_id IS NOT NULL)", name="paid_has_payment"),
+        # Reconciliation polls the open ones only.
+        Index("ix_checkout_sessions_open", "id", postgresql_where="status = 'open'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_via: Mapped[str | None] = mapped_column(String(16))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
 
 
 class Refund(Base):
@@ -530,6 +589,18 @@ class AddressOptOut(Base):
     why: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PortalAttempt(Base):
+    """A portal link that did not open, by client address: too many in a while and that address
+    is turned away for a time, so links cannot be guessed by trying."""
+
+    __tablename__ = "portal_attempts"
+    __table_args__ = (Index("ix_portal_attempts_client_at", "client", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Setting(Base):
