@@ -7,7 +7,8 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import psycopg
 import typer
@@ -19,6 +20,9 @@ from core.errors import ConfigError, RecoupError
 from core.roles import Actor, Role
 
 if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from core.gateway import PaymentGateway
     from core.services.imports import ImportResult
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Recoup, the collections desk.")
@@ -127,6 +131,8 @@ def remind(
         run_log.info(line)
         say(line)
 
+    if not dry_run:
+        _reconcile_online_payments(run_log)
     result = reminders.run(now=moment, dry_run=dry_run, limit=limit, workers=workers, progress=progress)
     planned = ", ".join(f"{n} {status}" for status, n in sorted(result.planned.items())) or "nothing new"
     typer.echo(f"{'would plan' if dry_run else 'planned'}: {planned}")
@@ -144,6 +150,121 @@ def remind(
     run_log.info("remind %s: planned %s, outcomes %s", moment.isoformat(), dict(result.planned), dict(result.outcomes))
     if result.failed:
         raise typer.Exit(1)
+
+
+def _reconcile_online_payments(run_log: logging.Logger) -> None:
+    """Before planning, record what debtors paid online that Recoup has not heard of yet (so no one is
+    reminded of what they paid), in a transaction of its own. A provider that is down is reported, and
+    the batch goes on."""
+    from core import gateway
+    from core.services import online_payments
+
+    checkout = gateway.from_settings()
+    if checkout is None:
+        return
+    try:
+        with db.transaction() as session:
+            counts = online_payments.reconcile_open_sessions(session, Actor.system_process("remind"), checkout)
+    except RecoupError as error:
+        line = f"online payments: not reconciled ({error}); the batch goes on"
+    else:
+        found = [
+            f"{n} {what}"
+            for n, what in (
+                (counts.recorded, "recorded"),
+                (counts.already_recorded, "already recorded"),
+                (counts.expired, "expired"),
+                (counts.still_open, "still open"),
+            )
+            if n
+        ]
+        if counts.failed:
+            found.append(f"{counts.failed} could not be checked ({counts.first_error}); the batch goes on")
+        line = f"online payments: {', '.join(found) or 'no open checkout'}"
+    run_log.info(line)
+    typer.echo(line)
+
+
+WEBHOOK_PATH = "/stripe/webhook"
+MAX_WEBHOOK_BYTES = 1 << 20  # Stripe's events are a few kB
+
+
+def webhook_app(checkout: PaymentGateway) -> WSGIApplication:
+    """POST /stripe/webhook: 200 when the event was recorded, was a duplicate or is not ours to act on;
+    400 for a bad signature or body; 503 when Stripe could not be asked (Stripe sends it again later).
+    One transaction per request. The caller gets a short line, never a traceback."""
+
+    def answer(environ: WSGIEnvironment) -> tuple[str, str]:
+        from core.gateway import WebhookRefused
+        from core.services import online_payments
+
+        if environ.get("PATH_INFO") != WEBHOOK_PATH:
+            return "404 Not Found", "not found"
+        if environ.get("REQUEST_METHOD") != "POST":
+            return "405 Method Not Allowed", "POST a Stripe event here"
+        length = int(raw) if (raw := environ.get("CONTENT_LENGTH") or "0").isdigit() else 0
+        if not 0 < length <= MAX_WEBHOOK_BYTES:
+            return "400 Bad Request", "a Stripe event body is expected"
+        payload = environ["wsgi.input"].read(length)
+        try:
+            with db.transaction() as session:
+                outcome = online_payments.handle_webhook(
+                    session, checkout, payload, environ.get("HTTP_STRIPE_SIGNATURE", "")
+                )
+        except WebhookRefused as error:
+            return "400 Bad Request", str(error)
+        except RecoupError as error:
+            log.warning("webhook not handled: %s", error)
+            return "503 Service Unavailable", str(error)
+        except Exception:
+            log.exception("webhook failed")
+            return "500 Internal Server Error", "internal error; the event was not recorded"
+        log.info("webhook: %s %s %s", outcome.completion.value, outcome.provider_session_id, outcome.detail)
+        return "200 OK", f"{outcome.completion.value} {outcome.provider_session_id}".strip()
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        status, text = answer(environ)
+        body = f"{text}\n".encode()
+        start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return application
+
+
+class _LoggedRequests(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("webhook %s: %s", self.address_string(), format % args)
+
+
+def webhook_server(host: str, port: int, checkout: PaymentGateway) -> WSGIServer:
+    """The webhook receiver, bound and ready for serve_forever() (port 0: any free port)."""
+    return make_server(host, port, webhook_app(checkout), handler_class=_LoggedRequests)
+
+
+@app.command("webhook")
+def webhook(
+    host: Annotated[str, typer.Option(help="Address to listen on (behind your HTTPS proxy).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8503,
+) -> None:
+    """Receive Stripe's webhooks on POST /stripe/webhook (see README: Online payments)."""
+    from core import gateway
+
+    checkout = gateway.from_settings()
+    if checkout is None:
+        raise _fail("online payments are not configured: set RECOUP_STRIPE_SECRET_KEY.")
+    if not checkout.settings.webhook_secret:
+        raise _fail("set RECOUP_STRIPE_WEBHOOK_SECRET (the endpoint's signing secret, whsec_…) to verify webhooks.")
+    try:
+        server = webhook_server(host, port, checkout)
+    except OSError as error:
+        raise _fail(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    typer.echo(f"Receiving Stripe webhooks on http://{host}:{server.server_port}{WEBHOOK_PATH} (Ctrl-C stops).")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 REPORTS = (
