@@ -77,14 +77,6 @@ except RecoupError as error:
 SHOWN_ROWS = 500  # rows a table draws; the downloads carry them all
 
 
-def shown(table: pd.DataFrame, what: str) -> pd.DataFrame:
-    """The first SHOWN_ROWS rows (the tables come largest first), saying so when there are more: a
-    100,000-row table would cost the server hundreds of MB to draw and nobody reads that far."""
-    if len(table) > SHOWN_ROWS:
-        st.caption(f"The {SHOWN_ROWS:,} largest of {len(table):,} {what}; the downloads have them all.")
-    return table.head(SHOWN_ROWS).copy()
-
-
 def numbers(table: pd.DataFrame, *, name: str, key: str) -> None:
     """The table behind a chart, one click away, with its downloads."""
     with st.expander("Numbers"):
@@ -110,12 +102,13 @@ with tabs[0]:
     group_by = st.segmented_control(
         "By", list(reports.GROUPS), default="customer", key="reports_aging_group", format_func=str.capitalize
     )
+    grouping = group_by or "customer"
     with db.transaction() as session:
-        aging = reports.aging(session, actor, chosen, group_by=group_by or "customer")
-    if aging.empty:
+        aging = reports.aging_overview(session, actor, chosen, group_by=grouping, shown=SHOWN_ROWS)
+    if aging.totals.empty:
         st.info(f"Nothing was owed on {as_of:%d %b %Y} for these choices.")
     else:
-        totals = reports.aging_totals(aging)
+        totals = aging.totals
         long = totals.melt(id_vars="currency", value_vars=list(BUCKETS), var_name="bucket", value_name="open")
         long["open"] = long["open"].astype(float)
         st.altair_chart(
@@ -132,18 +125,28 @@ with tabs[0]:
         )
         st.caption("Each currency on its own scale: amounts in different currencies are never added.")
         st.dataframe(totals, hide_index=True)
-        table = shown(aging, f"{group_by or 'customer'} rows").drop(columns=["group_key"])
-        if group_by in (None, "customer"):
-            table.insert(0, "account", [f"/account?id={key}" for key in aging["group_key"].head(SHOWN_ROWS)])
+        if len(aging.largest) < aging.group_count:
+            st.caption(
+                f"The {SHOWN_ROWS:,} largest {grouping} rows of each currency, of {aging.group_count:,};"
+                " the downloads have them all."
+            )
+        table = aging.largest.drop(columns=["group_key"])
+        if grouping == "customer":
+            table.insert(0, "account", [f"/account?id={key}" for key in aging.largest["group_key"]])
         st.dataframe(
             table,
             hide_index=True,
             column_config={"account": st.column_config.LinkColumn("Account", display_text="open")},
             key="reports_aging_table",
         )
-        download_buttons(aging, name=f"recoup-aging-{as_of.isoformat()}", key="reports_aging_download")
+
+        def every_group() -> pd.DataFrame:  # read when a download is clicked, not on every run
+            with db.transaction() as session:
+                return reports.aging(session, actor, chosen, group_by=grouping)
+
+        download_buttons(every_group, name=f"recoup-aging-{as_of.isoformat()}", key="reports_aging_download")
         if group_by not in (None, "customer"):
-            labels = dict(zip(aging["group_key"], aging["label"], strict=True))
+            labels = dict(zip(aging.largest["group_key"], aging.largest["label"], strict=True))
             drill = st.selectbox(
                 f"Accounts of one {group_by}",
                 [None, *(k for k in labels if k != "")],  # accounts without a segment: filter by hand
@@ -156,8 +159,12 @@ with tabs[0]:
                 else:
                     narrowed = {group_by: drill or None}  # segment or country; "" is "no segment"
                 with db.transaction() as session:
-                    accounts = reports.aging(session, actor, replace(chosen, **narrowed), group_by="customer")
-                accounts = shown(accounts, "accounts")
+                    drilled = reports.aging_overview(
+                        session, actor, replace(chosen, **narrowed), group_by="customer", shown=SHOWN_ROWS
+                    )
+                accounts = drilled.largest
+                if len(accounts) < drilled.group_count:
+                    st.caption(f"The {SHOWN_ROWS:,} largest accounts of each currency, of {drilled.group_count:,}.")
                 accounts.insert(0, "account", [f"/account?id={key}" for key in accounts["group_key"]])
                 st.dataframe(
                     accounts.drop(columns=["group_key"]),
@@ -233,7 +240,7 @@ with tabs[3]:
         "late in the second half of the period minus the first (positive: paying later)."
     )
     with db.transaction() as session:
-        late = reports.late_payers(session, actor, chosen)
+        late = reports.late_payers(session, actor, chosen, shown=SHOWN_ROWS)
     if late.empty:
         st.info("No invoice was settled in this period for these choices.")
     else:
@@ -248,14 +255,21 @@ with tabs[3]:
             )
             .properties(height=min(25, len(top)) * 18 + 30),
         )
-        table = shown(late, "customers")
+        if (everyone := int(late["customers"].iloc[0])) > len(late):
+            st.caption(f"The {len(late):,} latest payers of {everyone:,} customers; the downloads have them all.")
+        table = late.drop(columns=["customers"])
         table.insert(0, "account", [f"/account?id={c}" for c in table["customer_id"]])
         st.dataframe(
             table.drop(columns=["customer_id"]),
             hide_index=True,
             column_config={"account": st.column_config.LinkColumn("Account", display_text="open")},
         )
-        download_buttons(late, name="recoup-late-payers", key="reports_late_download")
+
+        def every_customer() -> pd.DataFrame:  # read when a download is clicked, not on every run
+            with db.transaction() as session:
+                return reports.late_payers(session, actor, chosen)
+
+        download_buttons(every_customer, name="recoup-late-payers", key="reports_late_download")
 
 with tabs[4]:
     st.caption(

@@ -3,73 +3,105 @@
 -- only if received on or before :as_of; invoices issued after it do not exist yet; void and
 -- written-off invoices are out. :group_by is customer, collector, segment or country; the
 -- filters are NULL for "any" (:collector_id 0 means unassigned).
-WITH unsettled AS (
-    -- Invoices not yet paid in full on :as_of (invoices.settled_on, kept by migration 0007's
-    -- triggers). Used twice below, so PostgreSQL reads invoices once and keeps the rows.
-    SELECT i.id, i.customer_id, i.currency, i.due_date, i.amount, i.first_paid_on
+--
+-- kind 'group' rows, largest first in each currency: with :shown set, only the :shown largest
+-- (what a page draws); NULL for all of them. kind 'total' rows: each currency's whole
+-- book whatever :shown is, and how many groups it has.
+WITH owed AS (
+    -- What was unpaid on :as_of, invoice by invoice, in customer order. Not yet paid in full
+    -- then: never settled (read from ix_invoices_unsettled alone), or settled after :as_of.
+    -- paid_amount and last_paid_on are kept by migration 0009's trigger: on or after the last
+    -- payment day the covered amount is paid_amount; only an invoice part-paid across :as_of
+    -- sums its allocations.
+    SELECT i.customer_id, i.currency, :as_of - i.due_date AS dpd,
+           i.amount - CASE
+               WHEN i.first_paid_on IS NULL OR i.first_paid_on > :as_of THEN 0
+               WHEN i.last_paid_on <= :as_of THEN i.paid_amount
+               ELSE (SELECT coalesce(sum(a.amount), 0)
+                     FROM allocations a JOIN payments p ON p.id = a.payment_id
+                     WHERE a.invoice_id = i.id AND p.received_on <= :as_of)
+           END AS open
     FROM invoices i
-    WHERE i.status IN ('open', 'paid')
-      AND i.issue_date <= :as_of
-      AND (i.settled_on IS NULL OR i.settled_on > :as_of)
+    WHERE i.settled_on IS NULL AND i.status IN ('open', 'paid') AND i.issue_date <= :as_of
       AND (CAST(:currency AS text) IS NULL OR i.currency = CAST(:currency AS text))
-),
-paid AS (  -- payments received by :as_of, only for the invoices partly paid by then
-    SELECT a.invoice_id, sum(a.amount) AS amount
-    FROM unsettled u
-    JOIN allocations a ON a.invoice_id = u.id
-    JOIN payments p ON p.id = a.payment_id
-    WHERE u.first_paid_on <= :as_of AND p.received_on <= :as_of
-    GROUP BY a.invoice_id
-),
-owed AS (
-    SELECT u.customer_id, u.currency, :as_of - u.due_date AS dpd, u.amount - coalesce(paid.amount, 0) AS open
-    FROM unsettled u
-    LEFT JOIN paid ON paid.invoice_id = u.id
+    UNION ALL
+    SELECT i.customer_id, i.currency, :as_of - i.due_date,
+           i.amount - CASE
+               WHEN i.first_paid_on IS NULL OR i.first_paid_on > :as_of THEN 0
+               WHEN i.last_paid_on <= :as_of THEN i.paid_amount
+               ELSE (SELECT coalesce(sum(a.amount), 0)
+                     FROM allocations a JOIN payments p ON p.id = a.payment_id
+                     WHERE a.invoice_id = i.id AND p.received_on <= :as_of)
+           END
+    FROM invoices i
+    WHERE i.settled_on > :as_of AND i.status IN ('open', 'paid') AND i.issue_date <= :as_of
+      AND (CAST(:currency AS text) IS NULL OR i.currency = CAST(:currency AS text))
 ),
 per_customer AS (  -- aggregated per customer first: the customer joins below see 100k rows, not 1M
     SELECT customer_id, currency,
-           sum(open) FILTER (WHERE dpd <= 0) AS b0,
-           sum(open) FILTER (WHERE dpd BETWEEN 1 AND 30) AS b1,
-           sum(open) FILTER (WHERE dpd BETWEEN 31 AND 60) AS b2,
-           sum(open) FILTER (WHERE dpd BETWEEN 61 AND 90) AS b3,
-           sum(open) FILTER (WHERE dpd BETWEEN 91 AND 180) AS b4,
-           sum(open) FILTER (WHERE dpd > 180) AS b5,
+           coalesce(sum(open) FILTER (WHERE dpd <= 0), 0) AS b0,
+           coalesce(sum(open) FILTER (WHERE dpd BETWEEN 1 AND 30), 0) AS b1,
+           coalesce(sum(open) FILTER (WHERE dpd BETWEEN 31 AND 60), 0) AS b2,
+           coalesce(sum(open) FILTER (WHERE dpd BETWEEN 61 AND 90), 0) AS b3,
+           coalesce(sum(open) FILTER (WHERE dpd BETWEEN 91 AND 180), 0) AS b4,
+           coalesce(sum(open) FILTER (WHERE dpd > 180), 0) AS b5,
+           sum(open) AS total,
            count(*) AS invoices
-    FROM owed
-    WHERE open > 0
+    FROM owed  -- open > 0 always: not settled means payments covered less than the amount
     GROUP BY customer_id, currency
+),
+chosen AS NOT MATERIALIZED (  -- read by one of the two branches below
+    SELECT pc.*, c.name, c.collector_id, c.segment, c.country
+    FROM per_customer pc
+    JOIN customers c ON c.id = pc.customer_id
+    WHERE (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
+      AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
+      AND (CAST(:collector_id AS integer) IS NULL
+           OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer))
+),
+grouped AS MATERIALIZED (
+    -- By customer the rows are already one per group; any other grouping adds them up. Only one
+    -- branch runs: :group_by is a bound value the planner sees.
+    SELECT customer_id::text AS group_key, name AS label, currency, b0, b1, b2, b3, b4, b5, total,
+           invoices, 1 AS customers
+    FROM chosen
+    WHERE CAST(:group_by AS text) = 'customer'
+    UNION ALL
+    SELECT CASE CAST(:group_by AS text)
+               WHEN 'collector' THEN coalesce(ch.collector_id::text, '0')
+               WHEN 'segment' THEN coalesce(ch.segment, '')
+               ELSE ch.country
+           END,
+           min(CASE CAST(:group_by AS text)
+               WHEN 'collector' THEN coalesce(u.name, 'Unassigned')
+               WHEN 'segment' THEN coalesce(ch.segment, 'No segment')
+               ELSE ch.country
+           END),
+           ch.currency,
+           sum(ch.b0), sum(ch.b1), sum(ch.b2), sum(ch.b3), sum(ch.b4), sum(ch.b5), sum(ch.total),
+           sum(ch.invoices), count(*)
+    FROM chosen ch
+    LEFT JOIN users u ON u.id = ch.collector_id
+    WHERE CAST(:group_by AS text) <> 'customer'
+    GROUP BY 1, ch.currency
+),
+currencies AS (
+    SELECT DISTINCT currency FROM grouped
 )
-SELECT CASE CAST(:group_by AS text)
-           WHEN 'customer' THEN c.id::text
-           WHEN 'collector' THEN coalesce(c.collector_id::text, '0')
-           WHEN 'segment' THEN coalesce(c.segment, '')
-           ELSE c.country
-       END AS group_key,
-       min(CASE CAST(:group_by AS text)
-           WHEN 'customer' THEN c.name
-           WHEN 'collector' THEN coalesce(u.name, 'Unassigned')
-           WHEN 'segment' THEN coalesce(c.segment, 'No segment')
-           ELSE c.country
-       END) AS label,
-       pc.currency,
-       coalesce(sum(pc.b0), 0) AS "current",
-       coalesce(sum(pc.b1), 0) AS "1-30",
-       coalesce(sum(pc.b2), 0) AS "31-60",
-       coalesce(sum(pc.b3), 0) AS "61-90",
-       coalesce(sum(pc.b4), 0) AS "91-180",
-       coalesce(sum(pc.b5), 0) AS "180+",
-       sum(coalesce(pc.b0, 0) + coalesce(pc.b1, 0) + coalesce(pc.b2, 0) + coalesce(pc.b3, 0) + coalesce(pc.b4, 0)
-           + coalesce(pc.b5, 0)) AS total,
-       sum(coalesce(pc.b1, 0) + coalesce(pc.b2, 0) + coalesce(pc.b3, 0) + coalesce(pc.b4, 0)
-           + coalesce(pc.b5, 0)) AS overdue,
-       sum(pc.invoices) AS invoices,
-       count(DISTINCT pc.customer_id) AS customers
-FROM per_customer pc
-JOIN customers c ON c.id = pc.customer_id
-LEFT JOIN users u ON u.id = c.collector_id
-WHERE (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
-  AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
-  AND (CAST(:collector_id AS integer) IS NULL
-       OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer))
-GROUP BY 1, pc.currency
-ORDER BY pc.currency, total DESC, label
+SELECT 'group' AS kind, top.group_key, top.label, cur.currency,
+       top.b0 AS "current", top.b1 AS "1-30", top.b2 AS "31-60", top.b3 AS "61-90", top.b4 AS "91-180",
+       top.b5 AS "180+", top.total, top.total - top.b0 AS overdue, top.invoices, top.customers, NULL AS groups
+FROM currencies cur
+CROSS JOIN LATERAL (  -- each currency's largest first, only as many as shown: no sort of every group
+    SELECT g.* FROM grouped g
+    WHERE g.currency = cur.currency
+    ORDER BY g.total DESC, g.group_key
+    LIMIT CAST(:shown AS integer)
+) top
+UNION ALL
+SELECT 'total', NULL, NULL, currency,
+       sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5),
+       sum(total), sum(total - b0), sum(invoices), sum(customers), count(*)
+FROM grouped
+GROUP BY currency
+ORDER BY kind DESC, currency, total DESC, group_key

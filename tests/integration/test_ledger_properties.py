@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, ValidationError
@@ -230,6 +230,26 @@ def assert_ledger_holds(session: Session, customer_id: int) -> None:
     for row in cached:
         assert row.settled_on == settled.get(row.id), f"invoice {row.id}: cached {row.settled_on}"
         assert (row.first_paid_on is not None) == (row.id in book.allocated_to), f"invoice {row.id}: first paid"
+    # And what payments have covered, with the latest payment's day (migration 0009), equal the
+    # allocations themselves.
+    covered = session.execute(
+        select(
+            Invoice.id,
+            Invoice.paid_amount,
+            Invoice.last_paid_on,
+            func.sum(Allocation.amount),
+            func.max(Payment.received_on),
+        )
+        .outerjoin(Allocation, and_(Allocation.invoice_id == Invoice.id, Allocation.payment_id.is_not(None)))
+        .outerjoin(Payment, Payment.id == Allocation.payment_id)
+        .where(Invoice.customer_id == customer_id)
+        .group_by(Invoice.id)
+    ).all()
+    for invoice_id, paid_amount, last_paid_on, allocated, last_received in covered:
+        assert paid_amount == (allocated or 0), (
+            f"invoice {invoice_id}: cached paid {paid_amount}, allocated {allocated}"
+        )
+        assert last_paid_on == last_received, f"invoice {invoice_id}: cached last paid {last_paid_on}"
 
     for currency in CURRENCIES:
         zero = Money.zero(currency)

@@ -7,6 +7,7 @@ the test database stays out of its figures."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -314,3 +315,40 @@ def test_a_collectors_dashboard_balances_count_only_their_own_accounts(session):
     [php] = book.currencies
     assert (php.currency, php.open_balance, php.overdue_balance) == ("PHP", Money("100", "PHP"), Money("100", "PHP"))
     assert (book.customers, book.customers_with_balance, book.customers_overdue) == (1, 1, 1)
+
+
+def test_aging_of_a_part_paid_invoice_counts_only_the_payments_received_by_the_day(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    owed = invoice(session, customer_id, "1000.00", date(2026, 5, 1), date(2026, 5, 31))
+    pay(session, customer_id, owed, "300.00", date(2026, 6, 15))
+    pay(session, customer_id, owed, "200.00", date(2026, 7, 15))
+    mine_only = ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=mine)
+
+    before = reports.aging(session, SYSTEM, mine_only, group_by="customer")
+    after = reports.aging(session, SYSTEM, replace(mine_only, as_of=date(2026, 8, 1)), group_by="customer")
+
+    assert before["1-30"].tolist() == [Decimal("700.0000")]  # the July payment is not in yet
+    assert after["61-90"].tolist() == [Decimal("500.0000")]
+
+
+def test_the_aging_overview_draws_the_largest_groups_of_each_currency_and_totals_them_all(session):
+    mine = collector(session)
+    for n in range(4):
+        customer_id = customer_of(session, mine)
+        invoice(session, customer_id, f"{100 * (n + 1)}.00", date(2026, 5, 1), date(2026, 5, 31))
+        invoice(session, customer_id, f"{10 * (n + 1)}.00", date(2026, 5, 1), date(2026, 5, 31), currency="USD")
+    mine_only = ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=mine)
+
+    overview = reports.aging_overview(session, SYSTEM, mine_only, group_by="customer", shown=2)
+
+    largest = overview.largest.groupby("currency")["total"].apply(list).to_dict()
+    assert largest == {
+        "PHP": [Decimal("400.0000"), Decimal("300.0000")],
+        "USD": [Decimal("40.0000"), Decimal("30.0000")],
+    }
+    totals = overview.totals.set_index("currency")
+    assert totals.loc["PHP", "total"] == Decimal("1000.0000") and totals.loc["USD", "1-30"] == Decimal("100.0000")
+    assert totals["groups"].tolist() == [4, 4] and overview.group_count == 8
+    every = reports.aging(session, SYSTEM, mine_only, group_by="customer")
+    assert len(every) == 8 and every.groupby("currency")["total"].sum().to_dict() == totals["total"].to_dict()
