@@ -6,8 +6,9 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+PORTAL_PORT ?= 8502
 
-.PHONY: run test lint bench setup setup-dev clean
+.PHONY: run portal test lint bench setup setup-dev clean
 
 $(VENV)/.python:
 	@test -n "$(PYTHON)" || { echo "Recoup needs Python 3.11 or newer on the PATH (python3)."; exit 1; }
@@ -33,6 +34,12 @@ run: setup
 	@$(BIN)/python -m core demo-logins || true
 	@echo "Recoup is starting on http://localhost:$(PORT) (Ctrl-C stops it)"
 	$(BIN)/streamlit run Home.py --server.port $(PORT)
+
+# The debtor portal: its own app and port, for the public side (see README, Debtor portal).
+portal: setup
+	$(BIN)/python -m core migrate
+	@echo "The debtor portal is starting on http://localhost:$(PORTAL_PORT) (links: account page → Portal link)"
+	PYTHONPATH=. $(BIN)/streamlit run portal/app.py --server.port $(PORTAL_PORT)
 
 test: setup-dev
 	$(BIN)/pytest

@@ -65,11 +65,18 @@ class Actor:
     user_id: int | None = None
     name: str = ""
     system: bool = False
+    debtor_of: int | None = None  # the debtor themselves, through the portal: this customer only
 
     @classmethod
     def system_process(cls, name: str) -> Actor:
         """The CLI and the batch act as a system actor: allowed everything, audited by name."""
         return cls(username=f"system:{name}", role=Role.ADMIN, name=name, system=True)
+
+    @classmethod
+    def debtor(cls, customer_id: int, name: str) -> Actor:
+        """A debtor acting through the portal: audited as the portal, allowed to act on their own
+        account only (see customers.require_work), never to approve anything."""
+        return cls(username="portal", role=Role.VIEWER, name=f"{name} (portal)", debtor_of=customer_id)
 
     def may(self, permission: Permission) -> bool:
         return self.system or permission in GRANTS[self.role]

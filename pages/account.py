@@ -9,7 +9,7 @@ from core import db
 from core.errors import RecoupError
 from core.roles import Permission
 from core.services import accounts, customers, plans
-from ui import account_actions, account_money, fmt
+from ui import account_actions, account_money, account_portal, fmt
 from ui.auth import require_page
 
 user = require_page("account")
@@ -97,7 +97,9 @@ for flag in view.flags:
 if view.refusal:
     st.info(view.refusal)
 
-tabs = st.tabs(["Timeline", "Invoices", "Payments", "Plans", "Contacts", "Promises and disputes", "Documents"])
+tabs = st.tabs(
+    ["Timeline", "Invoices", "Payments", "Plans", "Contacts", "Promises and disputes", "Documents", "Debtor portal"]
+)
 with tabs[0]:
     kinds = st.multiselect("Show only", accounts.TIMELINE_KINDS, key="account_timeline_kinds")
     with db.transaction() as session:
@@ -105,7 +107,7 @@ with tabs[0]:
     for entry in entries:
         how = " · ".join(part for part in (entry.direction, entry.channel) if part)
         st.markdown(f"**{fmt.when(entry.occurred_at)}** · {entry.kind}{f' ({how})' if how else ''} — {entry.summary}")
-        st.caption(f"by {entry.actor}")
+        st.caption("by the debtor, on the portal" if entry.actor == "portal" else f"by {entry.actor}")
     if not entries:
         st.caption("Nothing on the timeline" + (" of these kinds." if kinds else " yet."))
 with tabs[1]:
@@ -205,6 +207,11 @@ with tabs[5]:
         )
 with tabs[6]:
     account_actions.documents_list(actor, view)
+with tabs[7]:
+    if view.may_act:
+        account_portal.portal_panel(actor, view, may_manage=may_manage)
+    else:
+        st.caption("Portal links are made by whoever works this account.")
 
 if view.may_act:
     st.subheader("Actions")

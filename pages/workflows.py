@@ -17,6 +17,7 @@ from ui import workflow_tables as tables
 from ui.auth import require_page
 from ui.dunning_settings import rules_tab
 from ui.export import download_buttons
+from ui.portal_settings import portal_tab
 from ui.template_editor import templates_tab
 
 user = require_page("workflows")
@@ -100,6 +101,7 @@ tabs = st.tabs(
         f"Blocked contacts ({sum(n for _, n in reasons)})",
         "Templates",
         "Contact rules",
+        "Portal",
     ]
 )
 
@@ -296,3 +298,6 @@ with tabs[5]:
 
 with tabs[6]:
     rules_tab(actor)
+
+with tabs[7]:
+    portal_tab(actor)

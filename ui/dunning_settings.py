@@ -60,7 +60,7 @@ def rules_tab(actor: Actor) -> None:
     _limitation_form(actor)
 
 
-def _snapshot(key: str, read: Callable[[Session], Any]) -> Any:
+def snapshot(key: str, read: Callable[[Session], Any]) -> Any:
     """What this session first read for a form, kept until it saves (or is refused)."""
     if key not in st.session_state:
         with db.transaction() as session:
@@ -68,7 +68,7 @@ def _snapshot(key: str, read: Callable[[Session], Any]) -> Any:
     return st.session_state[key]
 
 
-def _saved(key: str, save: Callable[[Session], None], message: str) -> None:
+def saved(key: str, save: Callable[[Session], None], message: str) -> None:
     try:
         with db.transaction() as session:
             save(session)
@@ -127,7 +127,7 @@ def contact_rules_table(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 def _contact_rules_form(actor: Actor) -> None:
     key = "workflows_contact_rules_loaded"
-    rows, version = _snapshot(key, rules.contact_rules)
+    rows, version = snapshot(key, rules.contact_rules)
     with st.form(f"workflows_contact_rules_{version}"):
         frame = st.data_editor(
             contact_rules_frame(rows),
@@ -155,7 +155,7 @@ def _contact_rules_form(actor: Actor) -> None:
         except ValidationError as error:
             st.error(str(error))
             return
-        _saved(
+        saved(
             key,
             lambda session: rules.save_contact_rules(session, actor, table, version=version),
             "Contact rules saved: the next run follows them.",
@@ -164,7 +164,7 @@ def _contact_rules_form(actor: Actor) -> None:
 
 def _escalation_form(actor: Actor) -> None:
     key = "workflows_escalation_loaded"
-    current, version = _snapshot(key, rules.escalation)
+    current, version = snapshot(key, rules.escalation)
     with st.form(f"workflows_escalation_{version}"):
         cols = st.columns(2)
         after = cols[0].number_input(
@@ -187,7 +187,7 @@ def _escalation_form(actor: Actor) -> None:
         except ValidationError as error:
             st.error(str(error))
             return
-        _saved(
+        saved(
             key,
             lambda session: rules.save_escalation(session, actor, new, version=version),
             "Escalation saved: the next run follows it.",
@@ -196,7 +196,7 @@ def _escalation_form(actor: Actor) -> None:
 
 def _agency_form(actor: Actor) -> None:
     key = "workflows_agency_loaded"
-    current, version = _snapshot(key, rules.agency)
+    current, version = snapshot(key, rules.agency)
     with st.form(f"workflows_agency_{version}"):
         cols = st.columns([2, 1, 2])
         name = cols[0].text_input(
@@ -214,7 +214,7 @@ def _agency_form(actor: Actor) -> None:
         save = st.form_submit_button("Save", key=f"workflows_agency_save_{version}")
     if save:
         new = AgencyInfo(name, number, authority) if (name.strip() or number.strip()) else None
-        _saved(
+        saved(
             key,
             lambda session: rules.save_agency(session, actor, new, version=version),
             "Agency licence saved." if new else "Not collecting as an agency.",
@@ -223,7 +223,7 @@ def _agency_form(actor: Actor) -> None:
 
 def _limitation_form(actor: Actor) -> None:
     key = "workflows_limitation_loaded"
-    years, version = _snapshot(key, rules.limitation_periods)
+    years, version = snapshot(key, rules.limitation_periods)
     with st.form(f"workflows_limitation_{version}"):
         frame = st.data_editor(
             pd.DataFrame([{COUNTRY: c, YEARS: y} for c, y in years.items()], columns=[COUNTRY, YEARS]),
@@ -244,7 +244,7 @@ def _limitation_form(actor: Actor) -> None:
         except ValidationError as error:
             st.error(str(error))
             return
-        _saved(
+        saved(
             key,
             lambda session: rules.save_limitation_periods(
                 session, actor, {c: int(v) for c, v in table.items() if v is not None}, version=version

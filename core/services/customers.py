@@ -96,8 +96,10 @@ def get_customer_row(session: Session, customer_id: int, *, lock: bool = False) 
 
 
 def require_work(session: Session, actor: Actor, customer: Customer, action: str) -> None:
-    """Managers act on any account, collectors only on their own; everyone else is refused."""
-    if not actor.may_work_account(customer.collector_id):
+    """Managers act on any account, collectors only on their own, a debtor on the portal on theirs;
+    everyone else is refused."""
+    allowed = customer.id == actor.debtor_of if actor.debtor_of is not None else None
+    if allowed is False or (allowed is None and not actor.may_work_account(customer.collector_id)):
         audit.deny(
             actor,
             f"Your role ({actor.role}) may not act on {customer.name}'s account.",

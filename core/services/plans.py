@@ -161,7 +161,8 @@ def create_plan(
         require_work(session, actor, customer, "plan.create")
     else:
         require_work(session, actor, customer, "plan.propose")
-        if not plan_settings(session).collectors_may_propose:
+        # A debtor on the portal may always ask; whether collectors may propose is the team's rule.
+        if actor.debtor_of is None and not plan_settings(session).collectors_may_propose:
             audit.deny(
                 actor,
                 "Only a manager can set up a payment plan here: collectors may not propose plans.",

@@ -64,6 +64,7 @@ class SendFacts:
     request: compliance.ContactRequest | None
     unanswered: int = 0  # reminders sent since the customer last paid or got in touch
     legal: bool = False  # handed over to legal: counsel deals with the account, reminders stop
+    portal_generation: int = 0  # the generation a portal link in the message is made in
 
 
 def escalation(facts: SendFacts, currency: str, rules: dict[str, Any] | None) -> str | None:
@@ -170,6 +171,7 @@ def gather_many(session: Session, work: list[tuple[Send, DunningStep]], *, now: 
             request=request,
             unanswered=book.unanswered.get(customer.id, 0),
             legal=customer.legal,
+            portal_generation=customer.portal_generation,
         )
     return facts
 

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from core import templates
 from core.models import DunningStep, MessageTemplate, Send
+from core.services import portal
+from core.services.portal_settings import portal_settings
 from core.services.reminder_facts import SendFacts
 
 OPT_OUT = {
@@ -39,8 +41,11 @@ def compose(
     facts: SendFacts,
     stored: dict[tuple[str, str], list[templates.Template]] | None = None,
     agency: templates.AgencyInfo | None = None,
+    instructions: dict[str, str] | None = None,
 ) -> Message:
-    """`stored`: the templates already read in this run, by key and channel (it fills as it goes)."""
+    """`stored`: the templates already read in this run, by key and channel (it fills as it goes).
+    `instructions`: how to pay in each currency (Workflows → Portal), read once per run; None
+    reads them here."""
     stored = {} if stored is None else stored
     if (step.template_key, step.channel) not in stored:
         stored[step.template_key, step.channel] = stored_templates(session, step.template_key, step.channel)
@@ -56,8 +61,9 @@ def compose(
         as_of=facts.as_of,
         invoices=tuple(templates.InvoiceLine(n, issued, due, owed) for n, issued, due, owed in facts.invoices),
         sender=facts.sender,
-        portal_link="",
+        portal_link=portal.link_for_message(facts.customer_id, facts.portal_generation),
         opt_out=OPT_OUT.get(step.channel, ""),
+        payment_instructions=instructions if instructions is not None else portal_settings(session).instructions,
         agency=agency,
     )
     try:

@@ -36,6 +36,7 @@ from core.models import DunningStep, Send, Task
 from core.services.activities import NewActivity, add_many_to_timeline, add_to_timeline
 from core.services.dunning import plan_sends
 from core.services.dunning_settings import agency
+from core.services.portal_settings import portal_settings
 from core.services.reminder_facts import SendFacts, escalation, gather_facts, gather_many, guard
 from core.services.reminder_letters import time_barred, write_batch, write_letter
 from core.services.reminder_messages import Message, compose
@@ -308,6 +309,7 @@ class _Rules:
     contact_rules: dict[str, Any] | None
     dunning: dict[str, Any] | None
     agency: AgencyInfo | None = None
+    instructions: dict[str, str] | None = None  # how to pay, per currency (the portal settings)
     templates: dict[tuple[str, str], list[Template]] = field(default_factory=dict)
     timeline: list[tuple[int, NewActivity]] = field(default_factory=list)
 
@@ -317,7 +319,12 @@ class _Rules:
 
     @classmethod
     def read(cls, session: Session) -> _Rules:
-        return cls(setting_value(session, "contact_rules"), setting_value(session, "dunning"), agency(session)[0])
+        return cls(
+            setting_value(session, "contact_rules"),
+            setting_value(session, "dunning"),
+            agency(session)[0],
+            portal_settings(session).instructions,
+        )
 
 
 def _chunk(ids: list[int], *, now: datetime, worker: str, delivery: _Delivery) -> Iterator[Outcome]:
@@ -389,7 +396,7 @@ def _decide(
         return _close(session, send, "skipped", ("nothing is overdue any more",))
     if send.status == "approved" and send.fingerprint and send.fingerprint != facts.fingerprint:
         return _close(session, send, "skipped", ("the invoices changed since the draft was approved: not sent",))
-    message = compose(session, send, step, facts, rules.templates, rules.agency)
+    message = compose(session, send, step, facts, rules.templates, rules.agency, rules.instructions)
     if message.error:
         return _close(session, send, "failed", (message.error,))
     if send.status == "draft":  # prepared for a manager to read and approve; it waits until then

@@ -17,6 +17,7 @@ from core.money import Money
 from core.roles import Actor, Permission
 from core.services import audit
 from core.services.customers import get_customer_row
+from core.services.portal_settings import portal_settings
 from core.services.reminder_messages import OPT_OUT
 
 _ROLE_ORDER = {"debtor": 0, "guarantor": 1, "billing": 2}
@@ -145,8 +146,9 @@ def preview_template(
         as_of=as_of or date.today(),
         invoices=_open_invoices(session, customer_id),
         sender=smtp.sender if smtp else "Accounts receivable",  # what the batch signs with
-        portal_link="",
+        portal_link=f"{get_settings().portal_url}/?t=(a link made for this customer when the message is sent)",
         opt_out=OPT_OUT.get(template.channel, ""),
+        payment_instructions=portal_settings(session).instructions,
     )
     rendered = templates.render(template, context)
     return Preview(rendered.subject, rendered.text, rendered.html, rendered.sms)

@@ -1,4 +1,4 @@
-"""Starting `streamlit run Home.py` on a free port against the test database."""
+"""Starting `streamlit run Home.py` (or the portal's app) on a free port against the test database."""
 
 from __future__ import annotations
 
@@ -39,16 +39,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(users: dict[str, str], password: str) -> AppServer:
+def start_server(
+    users: dict[str, str], password: str, *, script: str = "Home.py", env: dict[str, str] | None = None
+) -> AppServer:
     port = _free_port()
-    env = {**os.environ, "RECOUP_LOGIN_SLEEP": "0", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "RECOUP_LOGIN_SLEEP": "0", "PYTHONPATH": str(ROOT), **(env or {})}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "streamlit",
             "run",
-            "Home.py",
+            script,
             "--server.port",
             str(port),
             "--server.headless",
