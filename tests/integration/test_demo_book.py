@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from core import db
@@ -209,3 +209,39 @@ def test_every_report_renders_with_charts_for_the_demo_book(demo, monkeypatch):
         "No dispute is open for these choices.",
     ]
     assert len(at.get("vega_lite_chart")) >= 6
+
+
+def test_the_portal_opens_for_demo_debtors_and_takes_a_dispute_and_a_promise(demo, monkeypatch):
+    """The debtor portal in AppTest on the demo book: one debtor of each country sees their own
+    account; one disputes an invoice and promises to pay, and both are on their timeline."""
+    from sqlalchemy.orm import sessionmaker
+
+    from core.models import Activity
+    from core.services import portal
+    from tests.factories import SYSTEM
+    from tests.ui.helpers import app, texts
+
+    factory = sessionmaker(bind=demo.session.connection(), join_transaction_mode="create_savepoint")
+    monkeypatch.setattr(db, "session_factory", lambda: factory)
+    owing = rows(
+        demo,
+        """SELECT DISTINCT ON (c.country) c.id, c.name FROM customers c JOIN invoices i ON i.customer_id = c.id
+           WHERE i.status = 'open' AND NOT i.disputed ORDER BY c.country, c.id""",
+    )
+    assert len(owing) >= 3
+    for customer_id, name in owing:
+        at = app("portal/app.py")
+        at.query_params["t"] = portal.portal_link(demo.session, SYSTEM, customer_id).split("?t=", 1)[1]
+        at.run()
+        assert not at.exception and not at.error, (name, at.exception, texts(at.error))
+        assert texts(at.title) == [name]
+
+    at.text_area(key="portal_dispute_note").input("Not delivered")
+    at.button(key="FormSubmitter:portal_dispute_form-Dispute this invoice").click().run()
+    at.number_input(key="portal_promise_amount").set_value(100.0)
+    at.button(key="FormSubmitter:portal_promise_form-Promise to pay").click().run()
+    assert not at.error, texts(at.error)
+    kinds = demo.session.scalars(
+        select(Activity.kind).where(Activity.customer_id == owing[-1][0], Activity.actor == "portal")
+    ).all()
+    assert {"dispute", "promise"} <= set(kinds)

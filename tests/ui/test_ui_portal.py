@@ -11,12 +11,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
-from core import db
-from core.models import Activity, Invoice, PortalAttempt, Promise, Setting
+from core import config, db
+from core.models import Activity, Invoice, Payment, PortalAttempt, Promise, Setting
 from core.portal_links import LinkNotValid
 from core.roles import Role
 from core.services import portal
 from tests.factories import SYSTEM, make_customer, make_invoice
+from tests.stripe_standin import running_stripe
 from tests.ui.helpers import app, commit_staff, open_account, signed_in, texts
 
 TODAY = date.today()
@@ -152,3 +153,37 @@ def test_a_manager_sets_the_portal_rules_on_workflows(staff):
         value = session.get(Setting, "portal").value
     assert value["link_days"] == 14 and value["second_factor"] == "phone_last4"
     assert "PHP" in value["instructions"]
+
+
+@pytest.fixture
+def stripe(monkeypatch):
+    """The Stripe stand-in, configured for the app through the environment as in production."""
+    with running_stripe() as stand_in:
+        for name, value in stand_in.env.items():
+            monkeypatch.setenv(name, value)
+        config.get_settings.cache_clear()
+        yield stand_in
+    monkeypatch.undo()
+    config.get_settings.cache_clear()
+
+
+def test_a_debtor_pays_by_card_and_coming_back_twice_records_one_payment(stripe):
+    customer, _, token = debtor_with_invoices()
+    at = portal_app(token)
+    at.number_input(key="portal_pay_amount").set_value(1000.0)
+    at.button(key="FormSubmitter:portal_pay_form-Pay by card").click().run()
+    url = at.session_state["portal_checkout_url"]
+    assert url.startswith("https://checkout.stripe.com/") and not at.error  # as the stand-in answers
+    session_id = url.rsplit("/", 1)[-1]
+    intent = stripe.pay(session_id)
+
+    for _ in range(2):  # back from Stripe, then the page reloaded
+        back = app("portal/app.py")
+        back.query_params["t"] = token
+        back.query_params["checkout_session"] = session_id
+        back.run()
+        assert "Thank you: we have your payment of ₱1,000.00." in texts(back.success), texts(back.warning)
+
+    with db.transaction() as session:
+        paid = session.scalars(select(Payment).where(Payment.customer_id == customer)).all()
+    assert [(p.reference, p.amount, p.method) for p in paid] == [(intent, 1000, "card")]
