@@ -4,6 +4,7 @@ one message per customer, step and currency; pauses and blocks recorded with rea
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,7 @@ from core.services import (
     dunning_settings,
     opt_outs,
     plans,
+    portal,
     promises,
     reminders,
     send_review,
@@ -538,3 +540,19 @@ def test_a_licensed_agency_writes_its_letters_under_its_name_and_licence(session
     assert "Licence no. DCA-2024-0117, Singapore Police Force" in text
     with pytest.raises(ValidationError, match="needs its name and licence number"):
         dunning_settings.save_agency(session, SYSTEM, AgencyInfo("", "X"), version=version + 1)
+
+
+def test_a_reminder_carries_a_portal_link_that_opens_that_customers_account_and_how_to_pay(session, smtp, sequence):
+    for template in session.scalars(select(MessageTemplate).where(MessageTemplate.key == key("reminder"))):
+        how = "{% for i in payment_instructions %}{{ i.currency }}: {{ i.text }}{% endfor %}"
+        template.body = f"Pay here: {{{{ portal_link }}}}\n{how}\n{EMAIL_BODY}"
+    customer_id, _ = debtor(session, sequence)
+
+    reminders.run(now=NOW)
+
+    [send] = sends_of(session, customer_id)
+    found = re.search(r"\?t=([\w.\-]+)", send.body)
+    assert found, send.body
+    opened = portal.open_link(session, found.group(1), client="mail reader")
+    assert opened.debtor is not None and opened.debtor.debtor_of == customer_id
+    assert "GCash / Maya" in send.body  # the PHP transfer instructions from the portal settings
