@@ -154,7 +154,7 @@ def remind(
 
 def _reconcile_online_payments(run_log: logging.Logger) -> None:
     """Before planning, record what debtors paid online that Recoup has not heard of yet (so no one is
-    reminded of what they paid), in a transaction of its own. A provider that is down is reported, and
+    reminded of what they paid), a checkout per transaction. A provider that is down is reported, and
     the batch goes on."""
     from core import gateway
     from core.services import online_payments
@@ -163,8 +163,7 @@ def _reconcile_online_payments(run_log: logging.Logger) -> None:
     if checkout is None:
         return
     try:
-        with db.transaction() as session:
-            counts = online_payments.reconcile_open_sessions(session, Actor.system_process("remind"), checkout)
+        counts = online_payments.reconcile_open_sessions(Actor.system_process("remind"), checkout)
     except RecoupError as error:
         line = f"online payments: not reconciled ({error}); the batch goes on"
     else:

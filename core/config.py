@@ -70,6 +70,9 @@ class Settings:
     payments: PaymentSettings | None = None  # None: no online payment (the portal shows bank details only)
     # Where debtors open the portal (make portal): the base of every portal link Recoup writes.
     portal_url: str = "http://localhost:8502"
+    # The portal sits behind one reverse proxy that appends the client's address to
+    # X-Forwarded-For: the portal counts failed links by that address, not the proxy's.
+    portal_behind_proxy: bool = False
 
     @property
     def import_dir(self) -> Path:
@@ -132,6 +135,8 @@ def get_settings() -> Settings:
             )
         if not value("DATABASE_URL"):
             raise ConfigError("DATABASE_URL must be set in production (the embedded database is for trying Recoup).")
+        if not (value("RECOUP_PORTAL_URL") or "").startswith("https://"):
+            raise ConfigError("RECOUP_PORTAL_URL must be the portal's https:// address in production.")
     elif not cookie_key or cookie_key == PLACEHOLDER:
         cookie_key = _development_cookie_key(data_dir)
     return Settings(
@@ -148,6 +153,7 @@ def get_settings() -> Settings:
         sms=_sms(value),
         payments=_payments(value),
         portal_url=_portal_url(value("RECOUP_PORTAL_URL", "http://localhost:8502") or "http://localhost:8502"),
+        portal_behind_proxy=(value("RECOUP_PORTAL_BEHIND_PROXY", "") or "").lower() in ("1", "true", "yes"),
     )
 
 

@@ -76,6 +76,14 @@ class Money:
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 
+    @classmethod
+    def typed(cls, raw: str, currency: str) -> Money:
+        """What a person typed into an amount box ("1500", "1,500.00"), or InvalidAmount saying so."""
+        try:
+            return cls(raw.strip().replace(",", ""), currency)
+        except (InvalidAmount, InvalidOperation, ValueError):
+            raise InvalidAmount(f"{raw!r} is not an amount in {currency} such as 1500 or 1,500.00.") from None
+
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
             raise TypeError(f"Cannot combine Money with {type(other).__name__}.")

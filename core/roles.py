@@ -56,6 +56,22 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# What a debtor may do on their own account through the portal, by the action name services pass
+# to customers.require_work; anything else (resolving a dispute, flags, cancelling…) is refused.
+DEBTOR_ACTIONS = frozenset(
+    {
+        "promise.make",
+        "invoice.dispute",
+        "document.attach",
+        "plan.propose",
+        "contact.preferences",
+        "contact.stop_address",
+        "checkout.start",
+        "checkout.complete",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Actor:
     """The user (or system process) on whose behalf a service acts."""
@@ -74,11 +90,13 @@ class Actor:
 
     @classmethod
     def debtor(cls, customer_id: int, name: str) -> Actor:
-        """A debtor acting through the portal: audited as the portal, allowed to act on their own
-        account only (see customers.require_work), never to approve anything."""
+        """A debtor acting through the portal, audited as the portal. Holds no staff permission at
+        all: it may only take the DEBTOR_ACTIONS, on its own account (customers.require_work)."""
         return cls(username="portal", role=Role.VIEWER, name=f"{name} (portal)", debtor_of=customer_id)
 
     def may(self, permission: Permission) -> bool:
+        if self.debtor_of is not None:
+            return False
         return self.system or permission in GRANTS[self.role]
 
     @property

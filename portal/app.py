@@ -2,10 +2,14 @@
 own so no staff page is ever served by it. It opens only through a signed link (?t=…) and
 imports only the portal's services."""
 
+import logging
+from collections.abc import Callable
 from datetime import date, time, timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from core import db
 from core.config import get_settings
@@ -17,24 +21,41 @@ from core.services import online_payments, portal
 from core.services.customers import ContactPreferences
 from core.services.disputes import CATEGORY_LABELS
 
+log = logging.getLogger("recoup.portal")
 st.set_page_config(page_title="Your account", page_icon="🧾", layout="centered")
 today = date.today()
 token = st.query_params.get("t", "")
 
-address = st.context.ip_address  # the client's, for turning away one that keeps guessing links
+
+def client_address() -> str:
+    """The debtor's address, for turning away one that keeps guessing links. Behind the one reverse
+    proxy the README describes, it is the last X-Forwarded-For entry: the one that proxy added."""
+    if get_settings().portal_behind_proxy:
+        forwarded = st.context.headers.get("X-Forwarded-For") or ""
+        if last := forwarded.split(",")[-1].strip():
+            return last
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
+
+
+# Digits typed once are tried once: a wrong guess is not tried again on every rerun.
+typed = st.session_state.pop("portal_digits_typed", None)
 with db.transaction() as session:
     opening = portal.open_link(
-        session,
-        token,
-        client=address if isinstance(address, str) and address else "unknown",
-        second_factor=st.session_state.get("portal_second_factor"),
+        session, token, client=client_address(), second_factor=typed or st.session_state.get("portal_digits")
     )
-if opening.needs_second_factor:
+if typed and opening.debtor is not None:
+    st.session_state["portal_digits"] = typed
+if opening.needs_second_factor or (typed and opening.debtor is None and opening.refusal != portal.TOO_MANY):
     st.title("Your account")
-    with st.form("portal_second_factor_form"):
-        digits = st.text_input("The last 4 digits of the phone number we have for you", max_chars=4)
+    if typed:
+        st.error(opening.refusal or "Those digits do not open the account.")
+    with st.form("portal_second_factor_form", clear_on_submit=True):
+        digits = st.text_input(
+            "The last 4 digits of the phone number we have for you", max_chars=4, key="portal_digits_input"
+        )
         if st.form_submit_button("Open my account"):
-            st.session_state["portal_second_factor"] = digits
+            st.session_state["portal_digits_typed"] = digits
             st.rerun()
     st.stop()
 if opening.debtor is None:
@@ -43,25 +64,42 @@ if opening.debtor is None:
     st.stop()
 debtor = opening.debtor
 
+
+def document_content(document_id: int) -> bytes:
+    with db.transaction() as session:
+        return portal.document(session, debtor, document_id).content
+
+
 gateway = from_settings()
-if (paid_session := st.query_params.get("checkout_session")) and gateway is not None:
+back_from = st.query_params.get(online_payments.SESSION_PARAM)
+if st.query_params.get(online_payments.CANCELLED_PARAM):
+    st.session_state["portal_flash"] = ("info", "You did not pay. Nothing was charged; you can start again below.")
+elif back_from and gateway is not None:
     try:
         with db.transaction() as session:
             outcome = online_payments.complete_checkout(
-                session, debtor, gateway, paid_session, via="redirect", customer_id=debtor.debtor_of
+                session, debtor, gateway, back_from, via="redirect", customer_id=debtor.debtor_of, wait=False
             )
-        if outcome.amount is not None and outcome.payment_id is not None:
-            st.success(f"Thank you: we have your payment of {outcome.amount.format()}.")
-        else:
-            st.info("Your payment is not confirmed yet; it shows here as soon as it is.")
-    except (RecoupError, GatewayError) as error:
-        st.warning(str(error))
+    except RecoupError as error:  # the provider's words are for the log, not for the debtor
+        log.warning("portal: checkout %s not confirmed: %s", back_from, error)
+        outcome = None
+    if outcome is not None and outcome.amount is not None and outcome.payment_id is not None:
+        st.session_state["portal_flash"] = ("success", f"Thank you: we have your payment of {outcome.amount.format()}.")
+    elif outcome is not None and outcome.completion == online_payments.Completion.EXPIRED:
+        st.session_state["portal_flash"] = ("info", "That payment page expired before it was paid. Start again below.")
+    else:
+        st.session_state["portal_flash"] = ("info", "Your payment is not confirmed yet; it shows here once it is.")
+for param in (online_payments.SESSION_PARAM, online_payments.CANCELLED_PARAM):
+    if param in st.query_params:  # handled once: a reload does not ask the provider again
+        del st.query_params[param]
 
 with db.transaction() as session:
     mine = portal.account(session, debtor, today=today)
 view = mine.account
 
-st.title(f"{view.name}")
+st.title(view.name)
+if flash := st.session_state.pop("portal_flash", None):
+    getattr(st, flash[0])(flash[1])
 st.caption(f"Account {view.external_ref} · as of {today:%d %B %Y}")
 cols = st.columns(max(len(view.balances), 1))
 for col, balance in zip(cols, view.balances, strict=False):
@@ -101,14 +139,13 @@ with owed_tab:
     else:
         st.info("No open invoices.")
     for document in view.documents:
-        with db.transaction() as session:
-            file = portal.document(session, debtor, document.id)
         st.download_button(
-            f"Download {document.file_name}",
-            file.content,
-            file_name=file.file_name,
-            mime=file.media_type,
+            f"Download {document.file_name} ({document.invoice_number})",
+            partial(document_content, document.id),  # read when clicked, not on every run
+            file_name=document.file_name,
+            mime=document.media_type,
             key=f"portal_document_{document.id}",
+            on_click="ignore",
         )
 
 with paid_tab:
@@ -158,15 +195,20 @@ with messages_tab:
 currencies = sorted({line.open.currency for line in open_invoices})
 
 
-def report(action: str, run) -> None:  # type: ignore[no-untyped-def]
-    """Run one debtor action in its own transaction and say how it went."""
+def report(action: str, run: Callable[[Session], object], *, clear: tuple[str, ...] = ()) -> None:
+    """Run one debtor action in its own transaction; on success, empty the form's boxes (clear:
+    their keys; a second click makes no second promise) and say so over the refreshed page
+    (balances, what is disputed); on failure say why and keep what was typed."""
     try:
         with db.transaction() as session:
             run(session)
     except RecoupError as error:
         st.error(str(error))
     else:
-        st.success(action)
+        for key in clear:
+            st.session_state.pop(key, None)
+        st.session_state["portal_flash"] = ("success", action)
+        st.rerun()
 
 
 with promise_tab:
@@ -175,7 +217,7 @@ with promise_tab:
     else:
         with st.form("portal_promise_form"):
             currency = st.selectbox("Currency", currencies, key="portal_promise_currency")
-            amount = st.number_input("Amount", min_value=0.0, step=100.0, key="portal_promise_amount")
+            amount = st.text_input("Amount", placeholder="e.g. 1,500.00", key="portal_promise_amount")
             due_on = st.date_input(
                 "I will pay by",
                 value=today + timedelta(days=7),
@@ -185,11 +227,18 @@ with promise_tab:
             )
             note = st.text_input("Note (optional)", key="portal_promise_note")
             if st.form_submit_button("Promise to pay"):
-                promised = Money(str(amount), currency)
-                report(
-                    f"Thank you: we have your promise to pay {promised.format()} by {due_on:%d %b %Y}.",
-                    lambda s: portal.promise_to_pay(s, debtor, amount=promised, due_on=due_on, note=note, today=today),
-                )
+                try:
+                    promised = Money.typed(amount, currency)
+                except RecoupError as error:
+                    st.error(str(error))
+                else:
+                    report(
+                        f"Thank you: we have your promise to pay {promised.format()} by {due_on:%d %b %Y}.",
+                        lambda s: portal.promise_to_pay(
+                            s, debtor, amount=promised, due_on=due_on, note=note, today=today
+                        ),
+                        clear=("portal_promise_amount", "portal_promise_note"),
+                    )
 
 with dispute_tab:
     undisputed = [line for line in open_invoices if not line.disputed]
@@ -215,6 +264,7 @@ with dispute_tab:
                     lambda s: portal.dispute_invoice(
                         s, debtor, invoice.id, category=category, note=reason, file=attached
                     ),
+                    clear=("portal_dispute_note",),
                 )
 
 with plan_tab:
@@ -227,7 +277,7 @@ with plan_tab:
                 "Monthly payments",
                 min_value=2,
                 max_value=mine.settings.plan_max_instalments,
-                value=3,
+                value=min(3, mine.settings.plan_max_instalments),
                 key="portal_plan_count",
             )
             if st.form_submit_button("Ask for a payment plan"):
@@ -247,17 +297,35 @@ with contact_tab:
                 default=list(contact.opted_out),
                 key=f"portal_contact_channels_{contact.id}",
             )
-            hours = st.slider("Best hours to reach me", 6, 22, (9, 17), key=f"portal_contact_hours_{contact.id}")
+            has_hours = contact.preferred_from is not None and contact.preferred_until is not None
+            limit_hours = st.checkbox("Only at these hours", value=has_hours, key=f"portal_contact_limit_{contact.id}")
+            hours = st.slider(
+                "Best hours to reach me",
+                time(6),
+                time(22),
+                (contact.preferred_from or time(9), contact.preferred_until or time(17))
+                if has_hours
+                else (time(9), time(17)),
+                step=timedelta(minutes=30),
+                format="HH:mm",
+                key=f"portal_contact_hours_{contact.id}",
+            )
             if st.form_submit_button("Save my preferences"):
                 prefs = ContactPreferences(
-                    opted_out=tuple(stopped), preferred_from=time(hours[0]), preferred_until=time(hours[1])
+                    opted_out=tuple(stopped),
+                    preferred_from=hours[0] if limit_hours else None,
+                    preferred_until=hours[1] if limit_hours else None,
+                    language=contact.language,  # kept as it is: the portal does not change it
                 )
-                report("Saved.", lambda s, c=contact.id, p=prefs: portal.set_preferences(s, debtor, c, p))
+                report(
+                    "Your preferences are saved.",
+                    partial(portal.set_preferences, debtor=debtor, contact_id=contact.id, prefs=prefs),
+                )
         for channel, address in (("email", contact.email), ("phone", contact.phone)):
             if address and st.button(f"Never use this {channel} again", key=f"portal_stop_{channel}_{contact.id}"):
                 report(
                     f"We will not use this {channel} again.",
-                    lambda s, c=contact.id, ch=channel: portal.stop_address(s, debtor, c, ch),
+                    partial(portal.stop_address, debtor=debtor, contact_id=contact.id, channel=channel),
                 )
 
 with pay_tab:
@@ -269,9 +337,10 @@ with pay_tab:
     elif currencies:
         with st.form("portal_pay_form"):
             currency = st.selectbox("Currency", currencies, key="portal_pay_currency")
-            amount = st.number_input("Amount", min_value=0.0, step=100.0, key="portal_pay_amount")
+            amount = st.text_input("Amount", placeholder="e.g. 1,500.00", key="portal_pay_amount")
             if st.form_submit_button("Pay by card"):
                 try:
+                    paying = Money.typed(amount, currency)
                     with db.transaction() as session:
                         url = online_payments.start_checkout(
                             session,
@@ -279,11 +348,14 @@ with pay_tab:
                             gateway,
                             customer_id=view.customer_id,
                             currency=currency,
-                            amount=str(amount),
+                            amount=paying.amount,
                             return_url=f"{get_settings().portal_url}/?t={token}",
                         )
                     st.session_state["portal_checkout_url"] = url
-                except (RecoupError, GatewayError) as error:
+                except GatewayError as error:  # the provider's words are for the log
+                    log.warning("portal: checkout not started for customer %s: %s", debtor.debtor_of, error)
+                    st.error("Paying by card is not available just now. Please try again later or pay by transfer.")
+                except RecoupError as error:
                     st.error(str(error))
         if url := st.session_state.get("portal_checkout_url"):
             st.link_button("Continue to the secure payment page", url, type="primary")

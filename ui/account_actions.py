@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from decimal import InvalidOperation
 
 import streamlit as st
 
 from core import db
-from core.errors import RecoupError, ValidationError
+from core.errors import RecoupError
 from core.models import CALL_OUTCOMES, DISPUTE_CATEGORIES
 from core.money import Money
 from core.roles import Actor
@@ -33,10 +32,7 @@ def _run(action: Callable[..., object], done: str) -> None:
 
 
 def _money(raw: str, currency: str) -> Money:
-    try:
-        return Money(raw.strip().replace(",", ""), currency)
-    except (RecoupError, InvalidOperation, ValueError):
-        raise ValidationError(f"{raw!r} is not an amount in {currency} such as 1500 or 1,500.00.") from None
+    return Money.typed(raw, currency)
 
 
 def action_tabs(actor: Actor, view: AccountView, *, may_write_off: bool, today: date) -> None:

@@ -13,7 +13,7 @@ from core.errors import Conflict, NotFound, ValidationError
 from core.fields import optional_text, required_text
 from core.models import CONTACT_ROLES, CUSTOMER_KINDS, RISK_TIERS, Contact, Customer, User
 from core.money import Money
-from core.roles import Actor, Permission, Role
+from core.roles import DEBTOR_ACTIONS, Actor, Permission, Role
 from core.services import audit
 
 FLAGS = ("on_hold", "bankrupt", "attorney_on_record", "deceased", "do_not_contact", "legal")
@@ -98,11 +98,16 @@ def get_customer_row(session: Session, customer_id: int, *, lock: bool = False) 
 def require_work(session: Session, actor: Actor, customer: Customer, action: str) -> None:
     """Managers act on any account, collectors only on their own, a debtor on the portal on theirs;
     everyone else is refused."""
-    allowed = customer.id == actor.debtor_of if actor.debtor_of is not None else None
-    if allowed is False or (allowed is None and not actor.may_work_account(customer.collector_id)):
+    if actor.debtor_of is not None:
+        allowed = customer.id == actor.debtor_of and action in DEBTOR_ACTIONS
+    else:
+        allowed = actor.may_work_account(customer.collector_id)
+    if not allowed:
         audit.deny(
             actor,
-            f"Your role ({actor.role}) may not act on {customer.name}'s account.",
+            "That is not something you can do here."
+            if actor.debtor_of is not None  # a debtor learns nothing of other accounts
+            else f"Your role ({actor.role}) may not act on {customer.name}'s account.",
             action,
             "customer",
             customer.id,

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, ValidationError
+from core import db
+from core.errors import Conflict, RecoupError, ValidationError
 from core.gateway import PAYMENT_EVENTS, SESSION_ID_PLACEHOLDER, CheckoutSession, GatewayError, PaymentGateway
 from core.models import CHECKOUT_COMPLETIONS, Allocation, Invoice, OnlineCheckout, Payment
 from core.money import AmountLike, Money, minor_unit, to_decimal
@@ -39,6 +40,7 @@ class Completion(StrEnum):
     EXPIRED = "expired"
     UNKNOWN = "unknown"  # not a checkout Recoup started (for this customer)
     IGNORED = "ignored"  # a webhook about something else
+    BUSY = "busy"  # another return, webhook or reconcile is deciding it right now (wait=False)
 
 
 @dataclass(frozen=True)
@@ -113,19 +115,24 @@ def complete_checkout(
     *,
     via: str,
     customer_id: int | None = None,
+    wait: bool = True,
 ) -> CheckoutOutcome:
     """Ask the provider how a checkout stands; if paid, record its one payment (allocated by the
     normal rules). The actor must be one who may act on the account (the debtor on the portal, their
     collector, a system process). customer_id, from the portal: another customer's checkout is
-    unknown to them."""
+    unknown to them. wait=False: if another caller is deciding this checkout, say BUSY at once
+    rather than wait for it (a debtor's page, the batch)."""
     if via not in CHECKOUT_COMPLETIONS:
         raise ValueError(f"via must be one of {', '.join(CHECKOUT_COMPLETIONS)}, not {via!r}")
+    mine = OnlineCheckout.provider == gateway.provider, OnlineCheckout.provider_session_id == provider_session_id
     checkout = session.scalar(
         select(OnlineCheckout)
-        .where(OnlineCheckout.provider == gateway.provider, OnlineCheckout.provider_session_id == provider_session_id)
-        .with_for_update()  # redirect, webhook and reconcile of one checkout take turns here
+        .where(*mine)
+        .with_for_update(skip_locked=not wait)  # redirect, webhook and reconcile of one checkout take turns
         .execution_options(populate_existing=True)
     )
+    if checkout is None and not wait and session.scalar(select(OnlineCheckout.customer_id).where(*mine)) is not None:
+        return CheckoutOutcome(Completion.BUSY, provider_session_id)
     if checkout is None or customer_id not in (None, checkout.customer_id):
         return CheckoutOutcome(Completion.UNKNOWN, provider_session_id)
     require_work(session, actor, get_customer_row(session, checkout.customer_id), "checkout.complete")
@@ -157,30 +164,42 @@ def handle_webhook(session: Session, gateway: PaymentGateway, payload: bytes, si
     return complete_checkout(session, WEBHOOK_ACTOR, gateway, event.session_id, via="webhook")
 
 
-def reconcile_open_sessions(session: Session, actor: Actor, gateway: PaymentGateway) -> ReconcileCounts:
-    """Ask the provider about every open checkout: paid ones are recorded, expired ones closed.
-    Checkouts a webhook or a return is deciding right now are left to it."""
-    open_ids = session.scalars(
-        select(OnlineCheckout.provider_session_id)
-        .where(OnlineCheckout.status == "open", OnlineCheckout.provider == gateway.provider)
-        .order_by(OnlineCheckout.id)
-        .with_for_update(skip_locked=True)
-    ).all()
+RECONCILE_GIVES_UP_AFTER = 3  # failures in a row: the provider is down, the rest wait for the next run
+
+
+def reconcile_open_sessions(actor: Actor, gateway: PaymentGateway) -> ReconcileCounts:
+    """Ask the provider about every open checkout, each in a short transaction of its own (so a
+    slow provider holds no lock on the others, and a debtor's return is never kept waiting):
+    paid ones are recorded, expired ones closed. Checkouts a webhook or a return is deciding right
+    now are left to it. Several failures in a row stop the round; the rest are asked next run."""
+    with db.transaction() as session:
+        open_ids = session.scalars(
+            select(OnlineCheckout.provider_session_id)
+            .where(OnlineCheckout.status == "open", OnlineCheckout.provider == gateway.provider)
+            .order_by(OnlineCheckout.id)
+        ).all()
     counts: Counter[str] = Counter()
     first_error: str | None = None
+    in_a_row = 0
     for provider_session_id in open_ids:
         try:
-            outcome = complete_checkout(session, actor, gateway, provider_session_id, via="reconcile")
-        except GatewayError as error:
+            with db.transaction() as session:
+                outcome = complete_checkout(session, actor, gateway, provider_session_id, via="reconcile", wait=False)
+        except RecoupError as error:  # the provider's, or one checkout's own: the others go on
             counts["failed"] += 1
             first_error = first_error or str(error)
+            in_a_row += 1
+            if in_a_row >= RECONCILE_GIVES_UP_AFTER:
+                counts["failed"] += len(open_ids) - sum(counts.values())
+                break
             continue
+        in_a_row = 0
         counts[outcome.completion.name.lower()] += 1
     return ReconcileCounts(
         recorded=counts["recorded"],
         already_recorded=counts["already_recorded"],
         expired=counts["expired"],
-        still_open=counts["not_paid"],
+        still_open=counts["not_paid"] + counts["busy"],
         failed=counts["failed"],
         first_error=first_error,
     )

@@ -5,7 +5,7 @@ it comes from the link."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from core.config import get_settings
 from core.errors import NotFound, ValidationError
 from core.letters import Letter, LetterInvoice, LetterParty, render_letter, totals_by_currency
-from core.models import Contact, Customer, Document, PortalAttempt, Send
+from core.models import Contact, Customer, Document, Invoice, PortalAttempt, Send
 from core.money import Money
 from core.portal_links import LinkClaim, LinkNotValid, link_url, mint, read
-from core.roles import Actor, Permission
+from core.roles import Actor, Permission, Role
 from core.services import audit, customers, disputes, documents, opt_outs, plans, promises
 from core.services.accounts import AccountView, view_account
 from core.services.activities import NewActivity, add_to_timeline
@@ -28,6 +28,7 @@ from core.services.portal_settings import PortalSettings, portal_settings
 
 ATTEMPTS_ALLOWED = 10  # failed openings per client address …
 ATTEMPTS_WINDOW = timedelta(minutes=15)  # … in this long, before that address is turned away
+SECOND_FACTOR_TRIES = 5  # wrong digits for one account in that window, from anywhere
 
 
 TOO_MANY = "Too many links that did not open came from here. Try again in 15 minutes."
@@ -59,6 +60,10 @@ def portal_link(session: Session, actor: Actor, customer_id: int) -> str:
     """A new link to this customer's portal, valid for the configured number of days."""
     customer = get_customer_row(session, customer_id)
     customers.require_work(session, actor, customer, "portal.link")
+    # Whoever holds a link acts as the debtor: who made each one is on record.
+    audit.record(
+        session, actor, "portal.link", "customer", customer_id, after={"generation": customer.portal_generation}
+    )
     return link_url(get_settings().portal_url, mint(_secret(), customer.id, customer.portal_generation))
 
 
@@ -103,10 +108,7 @@ def open_link(session: Session, token: str, *, client: str, second_factor: str |
     link gets the same words."""
     client = (client or "unknown")[:100]
     since = datetime.now(UTC) - ATTEMPTS_WINDOW
-    failures = session.scalar(
-        select(func.count()).select_from(PortalAttempt).where(PortalAttempt.client == client, PortalAttempt.at >= since)
-    )
-    if (failures or 0) >= ATTEMPTS_ALLOWED:
+    if _failures(session, client, since) >= ATTEMPTS_ALLOWED:
         return Opening(refusal=TOO_MANY)
     chosen = portal_settings(session)
     try:
@@ -115,10 +117,16 @@ def open_link(session: Session, token: str, *, client: str, second_factor: str |
         _failed(session, client)
         return Opening(refusal=str(error))
     if chosen.second_factor == "phone_last4":
+        # Wrong digits count against the address and against the account: 4 digits are few, so a
+        # link that leaked cannot be tried from many addresses either.
+        guarded = f"customer:{customer.id}"
+        if _failures(session, guarded, since) >= SECOND_FACTOR_TRIES:
+            return Opening(refusal=TOO_MANY)
         if not second_factor:
             return Opening(needs_second_factor=True)
         if second_factor.strip() not in _phone_endings(session, customer.id):
             _failed(session, client)
+            _failed(session, guarded)
             return Opening(refusal=str(LinkNotValid()))
     session.execute(delete(PortalAttempt).where(PortalAttempt.at < since))  # the old ones, anyone's
     return Opening(debtor=Actor.debtor(customer.id, customer.name))
@@ -129,6 +137,17 @@ def _customer_for(session: Session, claim: LinkClaim) -> Customer:
     if customer is None or customer.portal_generation != claim.generation:
         raise LinkNotValid()
     return customer
+
+
+def _failures(session: Session, client: str, since: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(PortalAttempt)
+            .where(PortalAttempt.client == client, PortalAttempt.at >= since)
+        )
+        or 0
+    )
 
 
 def _failed(session: Session, client: str) -> None:
@@ -146,10 +165,30 @@ def _phone_endings(session: Session, customer_id: int) -> set[str]:
 # --- what the debtor sees ----------------------------------------------------------------------
 
 
+PORTAL_ROLES = ("debtor", "billing")  # contacts the debtor sees and manages: never a guarantor
+
+
 def _own(debtor: Actor) -> int:
     if debtor.debtor_of is None:
         raise ValidationError("Only a debtor's portal link opens the portal.")
     return debtor.debtor_of
+
+
+def _reader(debtor: Actor) -> Actor:
+    """Who reads the debtor's own account for them: a viewer (contact details masked). The debtor
+    actor itself holds no permission, so no staff read service serves it anything."""
+    return Actor(username="portal", role=Role.VIEWER, name=debtor.name)
+
+
+def _view(session: Session, debtor: Actor, today: date) -> AccountView:
+    """The debtor's account as the portal shows it: their own contacts (not guarantors) and only
+    the documents of their invoices."""
+    view = view_account(session, _reader(debtor), _own(debtor), as_of=today)
+    return replace(
+        view,
+        contacts=tuple(c for c in view.contacts if c.role in PORTAL_ROLES),
+        documents=tuple(d for d in view.documents if d.invoice_number is not None),
+    )
 
 
 def account(session: Session, debtor: Actor, *, today: date | None = None) -> PortalAccount:
@@ -162,9 +201,9 @@ def account(session: Session, debtor: Actor, *, today: date | None = None) -> Po
         .limit(100)
     ).all()
     return PortalAccount(
-        account=view_account(session, debtor, customer_id, as_of=today),
+        account=_view(session, debtor, today),
         plans=tuple(
-            p for p in plans.account_plans(session, debtor, customer_id, as_of=today) if p.status != "rejected"
+            p for p in plans.account_plans(session, _reader(debtor), customer_id, as_of=today) if p.status != "rejected"
         ),
         messages=tuple(MessageLine(row.sent_at, row.channel, row.subject or "(no subject)") for row in sent),
         settings=portal_settings(session),
@@ -175,7 +214,7 @@ def statement_pdf(session: Session, debtor: Actor, *, today: date | None = None)
     """A statement of account as a PDF: every open invoice with what is left of it, totals per
     currency."""
     today = today or date.today()
-    view = view_account(session, debtor, _own(debtor), as_of=today)
+    view = _view(session, debtor, today)
     open_lines = [line for line in view.invoices if line.open.amount > 0]
     statement = Letter(
         sender=LetterParty(sender.smtp.sender if (sender := get_settings()).smtp else "Accounts receivable"),
@@ -202,11 +241,11 @@ def statement_pdf(session: Session, debtor: Actor, *, today: date | None = None)
 
 
 def document(session: Session, debtor: Actor, document_id: int) -> DocumentFile:
-    """One of the debtor's own documents; any other id is not found."""
+    """One of the documents of the debtor's own invoices; any other id is not found."""
     found = session.get(Document, document_id)
-    if found is None or found.customer_id != _own(debtor):
+    if found is None or found.customer_id != _own(debtor) or found.invoice_id is None:
         raise NotFound("No such document on your account.")
-    return documents.read_document(session, debtor, document_id)
+    return documents.read_document(session, _reader(debtor), document_id)
 
 
 # --- what the debtor does ----------------------------------------------------------------------
@@ -234,6 +273,11 @@ def dispute_invoice(
     session: Session, debtor: Actor, invoice_id: int, *, category: str, note: str, file: tuple[str, bytes] | None = None
 ) -> int:
     customer_id = _own(debtor)
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or invoice.customer_id != customer_id:
+        raise NotFound("No such invoice on your account.")
+    if category == "other" and not note.strip():
+        raise ValidationError("Tell us what is wrong with the invoice.")
     dispute_id = disputes.open_dispute(session, debtor, invoice_id, category=category, note=_by_debtor(note))
     if file is not None:
         name, content = file
@@ -269,9 +313,7 @@ def ask_for_plan(session: Session, debtor: Actor, *, currency: str, instalments:
 
 def set_preferences(session: Session, debtor: Actor, contact_id: int, prefs: ContactPreferences) -> None:
     customer_id = _own(debtor)
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.customer_id != customer_id:
-        raise NotFound("That contact is not one of yours.")
+    contact = _contact(session, customer_id, contact_id)
     customers.set_contact_preferences(session, debtor, contact_id, prefs)
     stopped = ", ".join(prefs.opted_out) or "nothing"
     add_to_timeline(
@@ -290,17 +332,22 @@ def set_preferences(session: Session, debtor: Actor, contact_id: int, prefs: Con
 def stop_address(session: Session, debtor: Actor, contact_id: int, channel: str) -> None:
     """Stop every message to this contact's email ("email") or number ("phone"), on any channel."""
     customer_id = _own(debtor)
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.customer_id != customer_id:
-        raise NotFound("That contact is not one of yours.")
+    contact = _contact(session, customer_id, contact_id)
     address = contact.email if channel == "email" else contact.phone if channel == "phone" else None
     if not address:
         raise ValidationError(f"We have no {channel} for {contact.name}.")
     opt_outs.stop_address(session, debtor, customer_id, address, why="Asked by the debtor through the portal")
 
 
+def _contact(session: Session, customer_id: int, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.customer_id != customer_id or contact.role not in PORTAL_ROLES:
+        raise NotFound("That contact is not one of yours.")
+    return contact
+
+
 def _open_in(session: Session, debtor: Actor, customer_id: int, currency: str, today: date) -> Money:
-    lines = view_account(session, debtor, customer_id, as_of=today).invoices
+    lines = view_account(session, _reader(debtor), customer_id, as_of=today).invoices
     return sum(
         (line.open for line in lines if line.open.currency == currency and not line.disputed), Money.zero(currency)
     )

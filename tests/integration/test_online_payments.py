@@ -228,7 +228,7 @@ def test_reconcile_records_a_paid_checkout_and_closes_an_expired_one(session, st
     intent = stripe.pay(paid)
     stripe.expire(expired)
 
-    counts = online_payments.reconcile_open_sessions(session, SYSTEM, gateway)
+    counts = online_payments.reconcile_open_sessions(SYSTEM, gateway)
 
     assert counts.recorded == 1 and counts.expired == 1 and counts.failed == 0
     assert counts.still_open >= 1  # this one, and any other test's left open
@@ -336,7 +336,7 @@ def test_a_stripe_that_is_down_is_one_clear_error_and_nothing_is_stored(session,
         start(session, gateway, customer_id)
     with pytest.raises(GatewayError, match="Could not look up the payment"):
         online_payments.complete_checkout(session, SYSTEM, gateway, session_id, via="redirect")
-    counts = online_payments.reconcile_open_sessions(session, SYSTEM, gateway)
+    counts = online_payments.reconcile_open_sessions(SYSTEM, gateway)
 
     assert counts.failed >= 1 and counts.recorded == 0 and "Stripe is busy" in (counts.first_error or "")
     assert checkouts_of(session, customer_id) == 1

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import time
 from datetime import date, timedelta
+from datetime import time as clock
 
 import pytest
 from sqlalchemy import select
 
 from core.config import get_settings
-from core.errors import RecoupError
+from core.errors import PermissionDenied, RecoupError
 from core.models import Activity, AddressOptOut, AuditEntry, Contact, Invoice, PaymentPlan
 from core.money import Money
 from core.portal_links import LinkNotValid, mint, read
 from core.roles import Actor, Role
-from core.services import documents, portal
-from core.services.customers import ContactPreferences
+from core.services import accounts, customers, disputes, documents, portal
+from core.services.customers import ContactPreferences, NewContact
 from core.services.portal_settings import PortalSettings, save_portal_settings
 from tests.factories import SYSTEM, make_customer, make_invoice, make_user
 
 NOT_VALID = str(LinkNotValid())
+TODAY = date.today()
 
 
 def token_of(session, customer_id: int) -> str:
@@ -43,7 +45,7 @@ def test_a_link_opens_its_own_customers_account_and_no_one_elses(session):
     seen = portal.account(session, debtor)
     assert [line.number for line in seen.account.invoices] == ["MINE-1"]
     their_invoice = session.scalar(select(Invoice.id).where(Invoice.customer_id == theirs))
-    with pytest.raises(RecoupError, match="may not act"):  # another customer's invoice, by its id
+    with pytest.raises(RecoupError, match="No such invoice on your account"):  # another's, by its id
         portal.dispute_invoice(session, debtor, their_invoice, category="other", note="not mine")
 
 
@@ -185,3 +187,92 @@ def test_a_token_carries_the_customer_and_generation_it_was_made_for():
     claim = read(secret, mint(secret, 42, 3))
     assert (claim.customer_id, claim.generation) == (42, 3)
     assert get_settings().portal_url.startswith("http")
+
+
+def test_a_debtor_holds_no_staff_permission_and_may_only_take_the_portals_own_actions(session):
+    customer_id, other = make_customer(session), make_customer(session)
+    invoice_id = make_invoice(session, customer_id)
+    debtor = opened(session, token_of(session, customer_id)).debtor
+    dispute_id = portal.dispute_invoice(session, debtor, invoice_id, category="pricing", note="too dear")
+
+    refused = {
+        "resolve a dispute with a credit": lambda: disputes.resolve_dispute(
+            session, debtor, dispute_id, resolution="upheld", note="mine now"
+        ),
+        "set a flag": lambda: customers.set_flags(session, debtor, customer_id, do_not_contact=True),
+        "make a portal link": lambda: portal.portal_link(session, debtor, customer_id),
+        "read their own account as staff": lambda: accounts.view_account(
+            session, debtor, customer_id, as_of=date.today()
+        ),
+        "read another account": lambda: accounts.view_account(session, debtor, other, as_of=date.today()),
+        "read another timeline": lambda: accounts.account_timeline(session, debtor, other),
+    }
+    for what, attempt in refused.items():
+        with pytest.raises(PermissionDenied):
+            attempt()
+            pytest.fail(f"a debtor could {what}")
+
+
+def test_the_portal_shows_the_debtors_own_contacts_and_invoice_documents_only(session):
+    customer_id = make_customer(session)
+    invoice_id = make_invoice(session, customer_id)
+    customers.add_contact(
+        session, SYSTEM, customer_id, NewContact(name="Gina Guarantor", role="guarantor", email="g@example.ph")
+    )
+    for_invoice = documents.attach_document(
+        session, SYSTEM, customer_id, file_name="invoice.pdf", content=b"%PDF-1.4 inv", invoice_id=invoice_id
+    )
+    internal = documents.attach_document(
+        session, SYSTEM, customer_id, file_name="credit-check.pdf", content=b"%PDF-1.4 x"
+    )
+    debtor = opened(session, token_of(session, customer_id)).debtor
+
+    seen = portal.account(session, debtor).account
+
+    assert "Gina Guarantor" not in [c.name for c in seen.contacts] and seen.contacts
+    assert [d.id for d in seen.documents] == [for_invoice]
+    assert portal.document(session, debtor, for_invoice).content == b"%PDF-1.4 inv"
+    with pytest.raises(RecoupError):
+        portal.document(session, debtor, internal)
+    [guarantor] = session.scalars(select(Contact.id).where(Contact.name == "Gina Guarantor")).all()
+    with pytest.raises(RecoupError):
+        portal.stop_address(session, debtor, guarantor, "email")
+
+
+def test_saving_preferences_keeps_the_language_and_clears_hours_when_asked(session):
+    customer_id = make_customer(session)
+    [contact_id] = session.scalars(select(Contact.id).where(Contact.customer_id == customer_id)).all()
+    customers.set_contact_preferences(
+        session,
+        SYSTEM,
+        contact_id,
+        ContactPreferences(preferred_from=clock(10), preferred_until=clock(12), language="fil"),
+    )
+    debtor = opened(session, token_of(session, customer_id)).debtor
+
+    portal.set_preferences(session, debtor, contact_id, ContactPreferences(opted_out=("sms",), language="fil"))
+
+    contact = session.get(Contact, contact_id)
+    assert (contact.language, contact.preferred_from, contact.opted_out_sms) == ("fil", None, True)
+
+
+def test_wrong_digits_from_many_addresses_lock_the_second_factor_of_that_account(session):
+    customer_id = make_customer(session)
+    save_portal_settings(session, SYSTEM, PortalSettings(second_factor="phone_last4"), version=0)
+    token = token_of(session, customer_id)
+    for n in range(portal.SECOND_FACTOR_TRIES):
+        assert portal.open_link(session, token, client=f"10.0.0.{n}", second_factor="0000").refusal == NOT_VALID
+
+    assert portal.open_link(session, token, client="10.9.9.9", second_factor="4567").refusal == portal.TOO_MANY
+
+
+def test_making_a_link_is_audited_with_who_made_it(session):
+    customer_id = make_customer(session)
+    manager = make_user(session, Role.MANAGER)
+
+    portal.portal_link(session, manager.as_actor(), customer_id)
+
+    made = session.scalars(
+        select(AuditEntry.actor).where(AuditEntry.action == "portal.link", AuditEntry.entity_id == str(customer_id))
+    ).all()
+    assert made == [manager.username]

@@ -9,13 +9,15 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from core import config, db
+from core.gateway import StripeCheckout
 from core.models import Activity, Invoice, Payment, PortalAttempt, Promise, Setting
 from core.portal_links import LinkNotValid
 from core.roles import Role
-from core.services import portal
+from core.services import online_payments, portal
+from core.services.portal_settings import PortalSettings, save_portal_settings
 from tests.factories import SYSTEM, make_customer, make_invoice
 from tests.stripe_standin import running_stripe
 from tests.ui.helpers import app, commit_staff, open_account, signed_in, texts
@@ -73,7 +75,7 @@ def test_a_good_link_shows_the_account_and_takes_a_promise_and_a_dispute():
     assert texts(at.title) == [name] and not at.exception
     assert "₱4,000.00" in [m.value for m in at.metric]
 
-    at.number_input(key="portal_promise_amount").set_value(1500.0)
+    at.text_input(key="portal_promise_amount").input("1,500")
     at.date_input(key="portal_promise_date").set_value(TODAY + timedelta(days=10))
     at.button(key="FormSubmitter:portal_promise_form-Promise to pay").click().run()
     assert any("promise to pay ₱1,500.00" in s for s in texts(at.success)), texts(at.error)
@@ -95,7 +97,7 @@ def test_a_good_link_shows_the_account_and_takes_a_promise_and_a_dispute():
 def test_a_promise_too_far_ahead_is_refused_with_the_limit_and_nothing_is_recorded():
     customer, _, token = debtor_with_invoices()
     at = portal_app(token)
-    at.number_input(key="portal_promise_amount").set_value(100.0)
+    at.text_input(key="portal_promise_amount").input("100")
     at.date_input(key="portal_promise_date").set_value(TODAY + timedelta(days=90))
     at.button(key="FormSubmitter:portal_promise_form-Promise to pay").click().run()
 
@@ -107,8 +109,6 @@ def test_a_promise_too_far_ahead_is_refused_with_the_limit_and_nothing_is_record
 def test_the_second_factor_is_asked_before_anything_is_shown():
     _, name, token = debtor_with_invoices()
     with db.transaction() as session:
-        from core.services.portal_settings import PortalSettings, save_portal_settings
-
         save_portal_settings(session, SYSTEM, PortalSettings(second_factor="phone_last4"), version=0)
     at = portal_app(token)
     assert name not in texts(at.title) and not at.dataframe
@@ -170,7 +170,7 @@ def stripe(monkeypatch):
 def test_a_debtor_pays_by_card_and_coming_back_twice_records_one_payment(stripe):
     customer, _, token = debtor_with_invoices()
     at = portal_app(token)
-    at.number_input(key="portal_pay_amount").set_value(1000.0)
+    at.text_input(key="portal_pay_amount").input("1000")
     at.button(key="FormSubmitter:portal_pay_form-Pay by card").click().run()
     url = at.session_state["portal_checkout_url"]
     assert url.startswith("https://checkout.stripe.com/") and not at.error  # as the stand-in answers
@@ -187,3 +187,54 @@ def test_a_debtor_pays_by_card_and_coming_back_twice_records_one_payment(stripe)
     with db.transaction() as session:
         paid = session.scalars(select(Payment).where(Payment.customer_id == customer)).all()
     assert [(p.reference, p.amount, p.method) for p in paid] == [(intent, 1000, "card")]
+
+
+def test_wrong_digits_ask_again_and_are_not_tried_again_on_the_next_run():
+    _, name, token = debtor_with_invoices()
+    with db.transaction() as session:
+        save_portal_settings(session, SYSTEM, PortalSettings(second_factor="phone_last4"), version=0)
+    at = portal_app(token)
+    at.text_input(key="portal_digits_input").input("0000")
+    at.button[0].click().run()
+    assert texts(at.error) == [NOT_VALID] and name not in texts(at.title)
+    at.run()  # a rerun does not count the same wrong digits again
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(PortalAttempt)) == 2  # the address and the account
+
+    at.text_input(key="portal_digits_input").input("4567")
+    at.button[0].click().run()
+    assert texts(at.title) == [name]
+
+
+def test_a_plan_limit_of_two_still_draws_the_portal():
+    _, name, token = debtor_with_invoices()
+    with db.transaction() as session:
+        save_portal_settings(session, SYSTEM, PortalSettings(plan_max_instalments=2), version=0)
+    at = portal_app(token)
+    assert not at.exception and texts(at.title) == [name]
+    assert at.number_input(key="portal_plan_count").value == 2
+
+
+def test_coming_back_from_a_cancelled_or_foreign_payment_page_records_nothing(stripe):
+    customer, _, token = debtor_with_invoices()
+    other, _, _ = debtor_with_invoices()
+    with db.transaction() as session:
+        theirs = online_payments.start_checkout(
+            session,
+            SYSTEM,
+            StripeCheckout(stripe.settings()),
+            customer_id=other,
+            currency="PHP",
+            amount="100",
+            return_url="http://localhost:8502/?t=x",
+        ).rsplit("/", 1)[-1]
+    stripe.pay(theirs)
+    for params in ({"checkout_cancelled": "1"}, {"checkout_session": theirs}):
+        at = app("portal/app.py")
+        at.query_params["t"] = token
+        for name, value in params.items():
+            at.query_params[name] = value
+        at.run()
+        assert not at.exception and not at.success and at.info, params
+    with db.transaction() as session:
+        assert session.scalar(select(Payment.id).where(Payment.customer_id.in_([customer, other]))) is None

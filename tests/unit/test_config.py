@@ -14,7 +14,7 @@ GOOD_KEY = "k" * 40
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path):
     """A clean environment with no secrets file; settings re-read for each test."""
-    for name in ("DATABASE_URL", "RECOUP_ENV", "RECOUP_COOKIE_KEY", "RECOUP_DATA_DIR"):
+    for name in ("DATABASE_URL", "RECOUP_ENV", "RECOUP_COOKIE_KEY", "RECOUP_DATA_DIR", "RECOUP_PORTAL_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RECOUP_SECRETS_FILE", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("RECOUP_DATA_DIR", str(tmp_path / "data"))
@@ -44,8 +44,22 @@ def test_production_starts_with_real_secrets(env):
     env.setenv("RECOUP_ENV", "production")
     env.setenv("RECOUP_COOKIE_KEY", GOOD_KEY)
     env.setenv("DATABASE_URL", "postgresql://u:p@db/recoup")
+    env.setenv("RECOUP_PORTAL_URL", "https://pay.example.ph/")
     settings = config.get_settings()
     assert settings.production and settings.cookie_key == GOOD_KEY
+    assert settings.portal_url == "https://pay.example.ph"
+
+
+@pytest.mark.parametrize("url", [None, "http://pay.example.ph", "pay.example.ph"])
+def test_production_refuses_a_portal_address_debtors_cannot_safely_open(env, url):
+    """Reminders carry portal links: a localhost or plain-http address must never reach a debtor."""
+    env.setenv("RECOUP_ENV", "production")
+    env.setenv("RECOUP_COOKIE_KEY", GOOD_KEY)
+    env.setenv("DATABASE_URL", "postgresql://u:p@db/recoup")
+    if url:
+        env.setenv("RECOUP_PORTAL_URL", url)
+    with pytest.raises(ConfigError, match="RECOUP_PORTAL_URL"):
+        config.get_settings()
 
 
 def test_development_makes_and_keeps_its_own_cookie_key(env, tmp_path):
