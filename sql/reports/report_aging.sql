@@ -37,7 +37,7 @@ WITH owed AS (
     WHERE i.settled_on > :as_of AND i.status IN ('open', 'paid') AND i.issue_date <= :as_of
       AND (CAST(:currency AS text) IS NULL OR i.currency = CAST(:currency AS text))
 ),
-per_customer AS (  -- aggregated per customer first: the customer joins below see 100k rows, not 1M
+per_customer AS (  -- aggregated per customer first: what follows sees 100k rows, not 1M
     SELECT customer_id, currency,
            coalesce(sum(open) FILTER (WHERE dpd <= 0), 0) AS b0,
            coalesce(sum(open) FILTER (WHERE dpd BETWEEN 1 AND 30), 0) AS b1,
@@ -47,48 +47,50 @@ per_customer AS (  -- aggregated per customer first: the customer joins below se
            coalesce(sum(open) FILTER (WHERE dpd > 180), 0) AS b5,
            sum(open) AS total,
            count(*) AS invoices
-    FROM owed  -- open > 0 always: not settled means payments covered less than the amount
+    FROM owed o  -- open > 0 always: not settled means payments covered less than the amount
+    -- Customers are read here only when a filter needs them: without one, planning drops the EXISTS.
+    WHERE (CAST(:country AS text) IS NULL AND CAST(:segment AS text) IS NULL
+           AND CAST(:collector_id AS integer) IS NULL)
+       OR EXISTS (
+           SELECT 1 FROM customers c
+           WHERE c.id = o.customer_id
+             AND (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
+             AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
+             AND (CAST(:collector_id AS integer) IS NULL
+                  OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer)))
     GROUP BY customer_id, currency
 ),
-chosen AS NOT MATERIALIZED (  -- read by one of the two branches below
-    SELECT pc.*, c.name, c.collector_id, c.segment, c.country
-    FROM per_customer pc
-    JOIN customers c ON c.id = pc.customer_id
-    WHERE (CAST(:country AS text) IS NULL OR c.country = CAST(:country AS text))
-      AND (CAST(:segment AS text) IS NULL OR c.segment = CAST(:segment AS text))
-      AND (CAST(:collector_id AS integer) IS NULL
-           OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer))
-),
 grouped AS MATERIALIZED (
-    -- By customer the rows are already one per group; any other grouping adds them up. Only one
-    -- branch runs: :group_by is a bound value the planner sees.
-    SELECT customer_id::text AS group_key, name AS label, currency, b0, b1, b2, b3, b4, b5, total,
+    -- By customer the rows are already one per group (named below, for the rows shown only); any
+    -- other grouping adds them up. Only one branch runs: :group_by is a bound value the planner sees.
+    SELECT customer_id::text AS group_key, NULL AS label, currency, b0, b1, b2, b3, b4, b5, total,
            invoices, 1 AS customers
-    FROM chosen
+    FROM per_customer
     WHERE CAST(:group_by AS text) = 'customer'
     UNION ALL
     SELECT CASE CAST(:group_by AS text)
-               WHEN 'collector' THEN coalesce(ch.collector_id::text, '0')
-               WHEN 'segment' THEN coalesce(ch.segment, '')
-               ELSE ch.country
+               WHEN 'collector' THEN coalesce(c.collector_id::text, '0')
+               WHEN 'segment' THEN coalesce(c.segment, '')
+               ELSE c.country
            END,
            min(CASE CAST(:group_by AS text)
                WHEN 'collector' THEN coalesce(u.name, 'Unassigned')
-               WHEN 'segment' THEN coalesce(ch.segment, 'No segment')
-               ELSE ch.country
+               WHEN 'segment' THEN coalesce(c.segment, 'No segment')
+               ELSE c.country
            END),
-           ch.currency,
-           sum(ch.b0), sum(ch.b1), sum(ch.b2), sum(ch.b3), sum(ch.b4), sum(ch.b5), sum(ch.total),
-           sum(ch.invoices), count(*)
-    FROM chosen ch
-    LEFT JOIN users u ON u.id = ch.collector_id
+           pc.currency,
+           sum(pc.b0), sum(pc.b1), sum(pc.b2), sum(pc.b3), sum(pc.b4), sum(pc.b5), sum(pc.total),
+           sum(pc.invoices), count(*)
+    FROM per_customer pc
+    JOIN customers c ON c.id = pc.customer_id
+    LEFT JOIN users u ON u.id = c.collector_id
     WHERE CAST(:group_by AS text) <> 'customer'
-    GROUP BY 1, ch.currency
+    GROUP BY 1, pc.currency
 ),
 currencies AS (
     SELECT DISTINCT currency FROM grouped
 )
-SELECT 'group' AS kind, top.group_key, top.label, cur.currency,
+SELECT 'group' AS kind, top.group_key, coalesce(top.label, named.name) AS label, cur.currency,
        top.b0 AS "current", top.b1 AS "1-30", top.b2 AS "31-60", top.b3 AS "61-90", top.b4 AS "91-180",
        top.b5 AS "180+", top.total, top.total - top.b0 AS overdue, top.invoices, top.customers, NULL AS groups
 FROM currencies cur
@@ -98,6 +100,8 @@ CROSS JOIN LATERAL (  -- each currency's largest first, only as many as shown: n
     ORDER BY g.total DESC, g.group_key
     LIMIT CAST(:shown AS integer)
 ) top
+LEFT JOIN customers named
+       ON named.id = CASE WHEN CAST(:group_by AS text) = 'customer' THEN CAST(top.group_key AS integer) END
 UNION ALL
 SELECT 'total', NULL, NULL, currency,
        sum(b0), sum(b1), sum(b2), sum(b3), sum(b4), sum(b5),
