@@ -93,6 +93,17 @@ def seed_demo(
     return DemoResult(logins, customer_count, invoices, payments)
 
 
+POSTAL_DIGITS = {"PH": 4, "SG": 6, "US": 5}
+
+
+def _postal_code(country: str, index: int) -> str | None:
+    """A plausible postal code, from its own generator so the rest of the book stays as it was."""
+    digits = POSTAL_DIGITS.get(country)
+    if digits is None:
+        return None
+    return str(random.Random(f"{country}-{index}").randint(10 ** (digits - 1), 10**digits - 1))
+
+
 def _seed_customer(
     session: Session,
     system: Actor,
@@ -119,6 +130,7 @@ def _seed_customer(
             kind="company" if is_company else "person",
             language="en",
             segment=rng.choice(market.segments),
+            postal_code=_postal_code(market.country, index),
             risk_tier=rng.choices(("low", "medium", "high"), weights=(5, 3, 2))[0],
             collector_id=collector.user_id,
             credit_limit=Money(market.amount_range[1] * rng.choice((1, 2, 4)), market.currency) if is_company else None,

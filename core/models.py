@@ -208,6 +208,7 @@ class Customer(Timestamped, Base):
     # Dunning: a sequence chosen for this customer (else the assignment rules pick), or none at all.
     sequence_id: Mapped[int | None] = mapped_column(ForeignKey("dunning_sequences.id"))
     dunning_excluded: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    postal_code: Mapped[str | None] = mapped_column(String(20))  # the portal's second factor may ask for it
     # Portal links carry the generation they were made in; a manager revoking links moves it on,
     # and every earlier link stops working (migration 0010).
     portal_generation: Mapped[int] = mapped_column(Integer, server_default="0")

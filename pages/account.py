@@ -48,6 +48,7 @@ st.caption(
             view.external_ref,
             view.kind,
             view.country,
+            f"postal code {view.postal_code}" if view.postal_code else None,
             view.segment,
             f"{view.risk_tier} risk",
             f"collector: {view.collector or 'unassigned'}",

@@ -46,14 +46,12 @@ with db.transaction() as session:
     )
 if typed and opening.debtor is not None:
     st.session_state["portal_digits"] = typed
-if opening.needs_second_factor or (typed and opening.debtor is None and opening.refusal != portal.TOO_MANY):
+if opening.needs_second_factor or (typed and opening.debtor is None and opening.question):
     st.title("Your account")
     if typed:
-        st.error(opening.refusal or "Those digits do not open the account.")
+        st.error(opening.refusal or "That does not open the account.")
     with st.form("portal_second_factor_form", clear_on_submit=True):
-        digits = st.text_input(
-            "The last 4 digits of the phone number we have for you", max_chars=4, key="portal_digits_input"
-        )
+        digits = st.text_input(opening.question, max_chars=20, key="portal_digits_input")
         if st.form_submit_button("Open my account"):
             st.session_state["portal_digits_typed"] = digits
             st.rerun()

@@ -12,7 +12,11 @@ from core.services import portal_settings as chosen
 from core.services.portal_settings import SECOND_FACTORS, PortalSettings
 from ui.dunning_settings import saved, snapshot
 
-FACTOR_LABELS = {"none": "None: the link alone opens the account", "phone_last4": "Last 4 digits of a phone on file"}
+FACTOR_LABELS = {
+    "none": "None: the link alone opens the account",
+    "phone_last4": "Last 4 digits of a phone on file",
+    "postal_code": "The customer's postal code (customers without one cannot open the portal)",
+}
 
 
 def portal_tab(actor: Actor) -> None:

@@ -30,6 +30,7 @@ STAGE = (
     ("zone_given", "boolean"),
     ("language", "text"),
     ("segment", "text"),
+    ("postal_code", "text"),
     ("risk_tier", "text"),
     ("credit_limit", "numeric(19,4)"),
     ("credit_currency", "text"),
@@ -38,7 +39,7 @@ STAGE = (
     ("phone", "text"),
 )
 # Mapped fields copied as they are onto an existing customer (when the cell is not empty).
-_PLAIN_COLUMNS = ("name", "kind", "language", "segment", "risk_tier")
+_PLAIN_COLUMNS = ("name", "kind", "language", "segment", "postal_code", "risk_tier")
 _KIND_WORDS = {
     "person": "person",
     "individual": "person",
@@ -89,7 +90,7 @@ def check_chunk(checks: Checks, date_format: str | None, today: date) -> pd.Data
     checks.text("external_ref", 100)
     staged["name"] = checks.required("name", "the name")
     checks.text("name", 300, formula_warning=True)
-    for key, limit in (("segment", 100), ("contact_name", 300), ("language", 16)):
+    for key, limit in (("segment", 100), ("contact_name", 300), ("language", 16), ("postal_code", 20)):
         cells = checks.text(key, limit, formula_warning=key == "contact_name")
         if cells is not None:
             staged[key] = cells.replace("", None)
@@ -224,10 +225,11 @@ def apply(session: Session, actor: Actor, mapping: Mapping, rejects: ProblemLog,
         session.scalars(
             text(
                 """
-                INSERT INTO customers (external_ref, kind, name, country, time_zone, language, segment, risk_tier,
-                                       credit_limit, credit_currency)
+                INSERT INTO customers (external_ref, kind, name, country, time_zone, language, segment, postal_code,
+                                       risk_tier, credit_limit, credit_currency)
                 SELECT external_ref, coalesce(kind, 'company'), name, new_country, time_zone,
-                       coalesce(language, 'en'), segment, coalesce(risk_tier, 'medium'), credit_limit, credit_currency
+                       coalesce(language, 'en'), segment, postal_code, coalesce(risk_tier, 'medium'), credit_limit,
+                       credit_currency
                 FROM import_stage s
                 WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_ref = s.external_ref)
                 RETURNING id

@@ -29,6 +29,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("time_zone", "Time zone", aliases=("timezone", "tz")),
         Field("language", "Language", aliases=("lang", "locale")),
         Field("segment", "Segment", aliases=("group", "category", "class")),
+        Field("postal_code", "Postal code", aliases=("zip", "zip code", "postcode", "post code", "zipcode")),
         Field("risk_tier", "Risk tier", aliases=("risk",)),
         Field("credit_limit", "Credit limit", aliases=("limit",)),
         Field("credit_currency", "Credit limit currency", aliases=("currency",)),

@@ -155,6 +155,7 @@ class AccountView:
     disputes: tuple[DisputeLine, ...]
     documents: tuple[DocumentLine, ...]
     as_of: date
+    postal_code: str | None = None
 
 
 def refusal_for(actor: Actor, customer: Customer) -> str | None:
@@ -206,6 +207,7 @@ def view_account(session: Session, actor: Actor, customer_id: int, *, as_of: dat
         disputes=_disputes(session, customer_id),
         documents=_documents(session, customer_id),
         as_of=as_of,
+        postal_code=customer.postal_code,
     )
 
 

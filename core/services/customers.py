@@ -29,6 +29,7 @@ class NewCustomer:
     kind: str = "company"
     language: str = "en"
     segment: str | None = None
+    postal_code: str | None = None
     risk_tier: str = "medium"
     collector_id: int | None = None
     credit_limit: Money | None = None
@@ -133,6 +134,7 @@ def create_customer(session: Session, actor: Actor, new: NewCustomer) -> int:
         time_zone=check_time_zone(new.time_zone),
         language=required_text(new.language, Customer.language, "Language"),
         segment=optional_text(new.segment, Customer.segment, "Segment"),
+        postal_code=optional_text(new.postal_code, Customer.postal_code, "Postal code"),
         risk_tier=_choice(new.risk_tier, RISK_TIERS, "risk tier"),
         collector_id=new.collector_id,
         credit_limit=new.credit_limit.amount if new.credit_limit else None,

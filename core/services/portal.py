@@ -28,7 +28,11 @@ from core.services.portal_settings import PortalSettings, portal_settings
 
 ATTEMPTS_ALLOWED = 10  # failed openings per client address …
 ATTEMPTS_WINDOW = timedelta(minutes=15)  # … in this long, before that address is turned away
-SECOND_FACTOR_TRIES = 5  # wrong digits for one account in that window, from anywhere
+SECOND_FACTOR_TRIES = 5  # wrong answers for one account in that window, from anywhere
+QUESTIONS = {
+    "phone_last4": "The last 4 digits of the phone number we have for you",
+    "postal_code": "Your postal code, as on your bills",
+}
 
 
 TOO_MANY = "Too many links that did not open came from here. Try again in 15 minutes."
@@ -100,6 +104,7 @@ class Opening:
     debtor: Actor | None = None
     refusal: str | None = None
     needs_second_factor: bool = False
+    question: str = ""  # what the second factor asks for, when there is one
 
 
 def open_link(session: Session, token: str, *, client: str, second_factor: str | None = None) -> Opening:
@@ -116,18 +121,19 @@ def open_link(session: Session, token: str, *, client: str, second_factor: str |
     except LinkNotValid as error:
         _failed(session, client)
         return Opening(refusal=str(error))
-    if chosen.second_factor == "phone_last4":
+    if chosen.second_factor in ("phone_last4", "postal_code"):
         # Wrong digits count against the address and against the account: 4 digits are few, so a
         # link that leaked cannot be tried from many addresses either.
         guarded = f"customer:{customer.id}"
         if _failures(session, guarded, since) >= SECOND_FACTOR_TRIES:
             return Opening(refusal=TOO_MANY)
+        question = QUESTIONS[chosen.second_factor]
         if not second_factor:
-            return Opening(needs_second_factor=True)
-        if second_factor.strip() not in _phone_endings(session, customer.id):
+            return Opening(needs_second_factor=True, question=question)
+        if not _second_factor_matches(session, customer, chosen.second_factor, second_factor):
             _failed(session, client)
             _failed(session, guarded)
-            return Opening(refusal=str(LinkNotValid()))
+            return Opening(refusal=str(LinkNotValid()), question=question)
     session.execute(delete(PortalAttempt).where(PortalAttempt.at < since))  # the old ones, anyone's
     return Opening(debtor=Actor.debtor(customer.id, customer.name))
 
@@ -153,6 +159,16 @@ def _failures(session: Session, client: str, since: datetime) -> int:
 def _failed(session: Session, client: str) -> None:
     session.add(PortalAttempt(client=client))
     session.flush()
+
+
+def _second_factor_matches(session: Session, customer: Customer, kind: str, given: str) -> bool:
+    if kind == "postal_code":  # "1634", "S 238823", "sw1a 1aa": spaces and case do not matter
+        return customer.postal_code is not None and _postal(given) == _postal(customer.postal_code) != ""
+    return given.strip() in _phone_endings(session, customer.id)
+
+
+def _postal(code: str) -> str:
+    return "".join(code.split()).upper()
 
 
 def _phone_endings(session: Session, customer_id: int) -> set[str]:

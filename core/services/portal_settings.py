@@ -14,7 +14,7 @@ from core.roles import Actor
 from core.services.settings import save_setting, setting_row
 
 PORTAL = "portal"
-SECOND_FACTORS = ("none", "phone_last4")
+SECOND_FACTORS = ("none", "phone_last4", "postal_code")
 
 DEFAULT_INSTRUCTIONS = {
     "PHP": (
@@ -29,7 +29,8 @@ DEFAULT_INSTRUCTIONS = {
 @dataclass(frozen=True)
 class PortalSettings:
     link_days: int = 30  # how long a portal link opens the account
-    second_factor: str = "none"  # or "phone_last4": the last 4 digits of a phone on file first
+    # "phone_last4": the last 4 digits of a phone on file first; "postal_code": the customer's
+    second_factor: str = "none"
     promise_max_days: int = 30  # a debtor's promise is due within this many days
     plan_max_instalments: int = 12  # monthly payments a debtor may ask for
     instructions: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_INSTRUCTIONS))

@@ -170,3 +170,13 @@ def test_a_new_customer_needs_a_country(session, tmp_path):
     assert result.problems[0].reason == (
         "customer K15 is new and the file gives no country: map a country column or choose a country for new customers"
     )
+
+
+def test_a_postal_code_is_imported_with_the_customer_and_updated_by_a_later_file(session, tmp_path):
+    load(session, tmp_path, "ref,name,country,zip code\nK21,Zip Trading,PH,1634\nK22,No Zip,SG,\n")
+    assert (customer(session, "K21").postal_code, customer(session, "K22").postal_code) == ("1634", None)
+
+    result = load(session, tmp_path, "ref,name,postcode\nK21,Zip Trading,1630\nK22,No Zip,\n")
+
+    assert (result.updated, result.unchanged) == (1, 1)
+    assert customer(session, "K21").postal_code == "1630"

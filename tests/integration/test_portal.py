@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.config import get_settings
 from core.errors import PermissionDenied, RecoupError
-from core.models import Activity, AddressOptOut, AuditEntry, Contact, Invoice, PaymentPlan
+from core.models import Activity, AddressOptOut, AuditEntry, Contact, Customer, Invoice, PaymentPlan
 from core.money import Money
 from core.portal_links import LinkNotValid, mint, read
 from core.roles import Actor, Role
@@ -276,3 +276,16 @@ def test_making_a_link_is_audited_with_who_made_it(session):
         select(AuditEntry.actor).where(AuditEntry.action == "portal.link", AuditEntry.entity_id == str(customer_id))
     ).all()
     assert made == [manager.username]
+
+
+def test_the_postal_code_as_second_factor_ignores_spaces_and_case_and_needs_one_on_file(session):
+    customer_id, without = make_customer(session), make_customer(session)
+    session.get(Customer, customer_id).postal_code = "S 238823"
+    save_portal_settings(session, SYSTEM, PortalSettings(second_factor="postal_code"), version=0)
+    token = token_of(session, customer_id)
+
+    asked = opened(session, token)
+    assert asked.needs_second_factor and "postal code" in asked.question
+    assert portal.open_link(session, token, client="x", second_factor="s238823").debtor is not None
+    assert portal.open_link(session, token_of(session, without), client="y", second_factor="").needs_second_factor
+    assert portal.open_link(session, token_of(session, without), client="y", second_factor="1234").refusal == NOT_VALID
