@@ -38,7 +38,7 @@ run: setup
 # The debtor portal: its own app and port, for the public side (see README, Debtor portal).
 portal: setup
 	$(BIN)/python -m core migrate
-	@echo "The debtor portal is starting on http://localhost:$(PORTAL_PORT) (links: account page → Portal link)"
+	@echo "The debtor portal is starting on http://localhost:$(PORTAL_PORT) (links: an account page → Debtor portal → Make a portal link)"
 	PYTHONPATH=. $(BIN)/streamlit run portal/app.py --server.port $(PORTAL_PORT)
 
 test: setup-dev
