@@ -173,7 +173,9 @@ def _postal(code: str) -> str:
 
 def _phone_endings(session: Session, customer_id: int) -> set[str]:
     phones = session.scalars(
-        select(Contact.phone).where(Contact.customer_id == customer_id, Contact.phone.is_not(None))
+        select(Contact.phone).where(
+            Contact.customer_id == customer_id, Contact.phone.is_not(None), Contact.role.in_(PORTAL_ROLES)
+        )
     )
     return {phone[-4:] for phone in phones if phone and len(phone) >= 4}
 
