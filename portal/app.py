@@ -4,7 +4,7 @@ imports only the portal's services."""
 
 import logging
 from collections.abc import Callable
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from functools import partial
 
 import pandas as pd
@@ -23,7 +23,6 @@ from core.services.disputes import CATEGORY_LABELS
 
 log = logging.getLogger("recoup.portal")
 st.set_page_config(page_title="Your account", page_icon="🧾", layout="centered")
-today = date.today()
 token = st.query_params.get("t", "")
 
 
@@ -92,6 +91,7 @@ for param in (online_payments.SESSION_PARAM, online_payments.CANCELLED_PARAM):
         del st.query_params[param]
 
 with db.transaction() as session:
+    today = portal.debtor_today(session, debtor)
     mine = portal.account(session, debtor, today=today)
 view = mine.account
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.config import get_settings
 from core.errors import NotFound, ValidationError
 from core.letters import Letter, LetterInvoice, LetterParty, render_letter, totals_by_currency
-from core.models import Contact, Customer, Document, Invoice, PortalAttempt, Send
+from core.models import Contact, Customer, Document, Invoice, PortalAttempt, Promise, Send
 from core.money import Money
 from core.portal_links import LinkClaim, LinkNotValid, link_url, mint, read
 from core.roles import Actor, Permission, Role
@@ -209,6 +210,16 @@ def _view(session: Session, debtor: Actor, today: date) -> AccountView:
     )
 
 
+def debtor_today(session: Session, debtor: Actor) -> date:
+    """Today where the debtor is (their account's time zone): what "due", "overdue" and a promise's
+    date mean to them, whatever the server's clock says."""
+    customer = get_customer_row(session, _own(debtor))
+    try:
+        return datetime.now(ZoneInfo(customer.time_zone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.now(UTC).date()
+
+
 def account(session: Session, debtor: Actor, *, today: date | None = None) -> PortalAccount:
     customer_id = _own(debtor)
     today = today or date.today()
@@ -282,6 +293,20 @@ def promise_to_pay(
     open_amount = _open_in(session, debtor, customer_id, amount.currency, today)
     if amount > open_amount:
         raise ValidationError(f"You owe {open_amount.format()} in {amount.currency}; promise at most that.")
+    # One promise at a time per currency: each new one would push the account's follow-up back again.
+    standing = session.scalars(
+        select(Promise).where(
+            Promise.customer_id == customer_id,
+            Promise.currency == amount.currency,
+            Promise.status == "pending",
+            Promise.due_on >= today,
+        )
+    ).first()
+    if standing is not None:
+        raise ValidationError(
+            f"You already promised {Money(standing.amount, standing.currency).format()} by "
+            f"{standing.due_on:%d %b %Y}. That promise stands; to change it, contact us."
+        )
     return promises.make_promise(
         session, debtor, customer_id, amount=amount, due_on=due_on, note=_by_debtor(note), today=today
     )

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -71,7 +72,7 @@ def test_a_debtor_disputes_and_promises_on_the_portal_and_the_manager_sees_both(
 
     open_tab(debtor, "Promise to pay", "Promise to pay")
     debtor.get_by_label("Amount").fill("1000")
-    due = date.today() + timedelta(days=7)  # the form's own suggestion
+    due = datetime.now(ZoneInfo("Asia/Manila")).date() + timedelta(days=7)  # the form's suggestion, in their zone
     debtor.get_by_role("button", name="Promise to pay").click()
     settled(debtor)
     expect(debtor.get_by_text(f"by {due:%d %b %Y}")).to_be_visible()

@@ -4,8 +4,9 @@ action the debtor takes lands on the timeline as theirs and in the audit log as 
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as clock
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -289,3 +290,21 @@ def test_the_postal_code_as_second_factor_ignores_spaces_and_case_and_needs_one_
     assert portal.open_link(session, token, client="x", second_factor="s238823").debtor is not None
     assert portal.open_link(session, token_of(session, without), client="y", second_factor="").needs_second_factor
     assert portal.open_link(session, token_of(session, without), client="y", second_factor="1234").refusal == NOT_VALID
+
+
+def test_a_second_promise_waits_for_the_first_so_the_follow_up_is_not_pushed_back_again(session):
+    customer_id = make_customer(session)
+    make_invoice(session, customer_id, amount="1000.00")
+    debtor = opened(session, token_of(session, customer_id)).debtor
+    portal.promise_to_pay(session, debtor, amount=Money("300", "PHP"), due_on=TODAY + timedelta(5), today=TODAY)
+
+    with pytest.raises(RecoupError, match="already promised ₱300.00"):
+        portal.promise_to_pay(session, debtor, amount=Money("200", "PHP"), due_on=TODAY + timedelta(9), today=TODAY)
+
+
+def test_the_portal_counts_days_in_the_debtors_time_zone(session):
+    manila = make_customer(session)
+    new_york = make_customer(session, country="US", time_zone="America/New_York")
+    for customer_id, zone in ((manila, "Asia/Manila"), (new_york, "America/New_York")):
+        debtor = opened(session, token_of(session, customer_id)).debtor
+        assert portal.debtor_today(session, debtor) == datetime.now(ZoneInfo(zone)).date()
