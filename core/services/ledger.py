@@ -33,6 +33,17 @@ def open_balance(session: Session, invoice_id: int) -> Money:
     return Money(invoice.amount - allocated_total(session, invoice_id), invoice.currency)
 
 
+def owed(session: Session, customer_id: int, currency: str, *, disputed: bool = True) -> Money:
+    """What the customer's open invoices in this currency still owe (amount − allocations);
+    disputed=False leaves the invoices in dispute out."""
+    mine = [Invoice.customer_id == customer_id, Invoice.currency == currency, Invoice.status == "open"]
+    if not disputed:
+        mine.append(Invoice.disputed.is_(False))
+    invoiced = session.scalar(select(func.sum(Invoice.amount)).where(*mine)) or Decimal(0)
+    allocated = session.scalar(select(func.sum(Allocation.amount)).join(Invoice).where(*mine)) or Decimal(0)
+    return Money(invoiced - allocated, currency)
+
+
 def create_invoice(
     session: Session,
     actor: Actor,

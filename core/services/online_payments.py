@@ -10,18 +10,17 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import db
 from core.errors import Conflict, RecoupError, ValidationError
 from core.gateway import PAYMENT_EVENTS, SESSION_ID_PLACEHOLDER, CheckoutSession, GatewayError, PaymentGateway
-from core.models import CHECKOUT_COMPLETIONS, Allocation, Invoice, OnlineCheckout, Payment
+from core.models import CHECKOUT_COMPLETIONS, OnlineCheckout, Payment
 from core.money import AmountLike, Money, minor_unit, to_decimal
 from core.roles import Actor
 from core.services import audit, ledger
@@ -81,7 +80,7 @@ def start_checkout(
     customer = get_customer_row(session, customer_id)
     require_work(session, actor, customer, "checkout.start")
     wanted = _amount(amount, currency)
-    owed = open_balance(session, customer_id, wanted.currency)
+    owed = ledger.owed(session, customer_id, wanted.currency)
     if wanted > owed:
         raise ValidationError(
             f"{wanted.format()} is more than the {owed.format()} open in {wanted.currency}; pay at most what is owed."
@@ -203,14 +202,6 @@ def reconcile_open_sessions(actor: Actor, gateway: PaymentGateway) -> ReconcileC
         failed=counts["failed"],
         first_error=first_error,
     )
-
-
-def open_balance(session: Session, customer_id: int, currency: str) -> Money:
-    """What the customer's open invoices in this currency still owe (amount − allocations)."""
-    mine = (Invoice.customer_id == customer_id, Invoice.currency == currency, Invoice.status == "open")
-    invoiced = session.scalar(select(func.sum(Invoice.amount)).where(*mine)) or Decimal(0)
-    allocated = session.scalar(select(func.sum(Allocation.amount)).join(Invoice).where(*mine)) or Decimal(0)
-    return Money(invoiced - allocated, currency)
 
 
 def return_urls(return_url: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from core.models import Contact, Customer, Document, Invoice, PortalAttempt, Pro
 from core.money import Money
 from core.portal_links import LinkClaim, LinkNotValid, link_url, mint, read
 from core.roles import Actor, Permission, Role
-from core.services import audit, customers, disputes, documents, opt_outs, plans, promises
+from core.services import audit, customers, disputes, documents, ledger, opt_outs, plans, promises
 from core.services.accounts import AccountView, view_account
 from core.services.activities import NewActivity, add_to_timeline
 from core.services.customers import ContactPreferences, get_customer_row
@@ -290,7 +290,7 @@ def promise_to_pay(
     limits = portal_settings(session)
     if due_on > (latest := today + timedelta(days=limits.promise_max_days)):
         raise ValidationError(f"Choose a date within {limits.promise_max_days} days, by {latest:%d %b %Y}.")
-    open_amount = _open_in(session, debtor, customer_id, amount.currency, today)
+    open_amount = ledger.owed(session, customer_id, amount.currency, disputed=False)
     if amount > open_amount:
         raise ValidationError(f"You owe {open_amount.format()} in {amount.currency}; promise at most that.")
     # One promise at a time per currency: each new one would push the account's follow-up back again.
@@ -387,13 +387,6 @@ def _contact(session: Session, customer_id: int, contact_id: int) -> Contact:
     if contact is None or contact.customer_id != customer_id or contact.role not in PORTAL_ROLES:
         raise NotFound("That contact is not one of yours.")
     return contact
-
-
-def _open_in(session: Session, debtor: Actor, customer_id: int, currency: str, today: date) -> Money:
-    lines = view_account(session, _reader(debtor), customer_id, as_of=today).invoices
-    return sum(
-        (line.open for line in lines if line.open.currency == currency and not line.disputed), Money.zero(currency)
-    )
 
 
 def _by_debtor(note: str) -> str:
