@@ -67,6 +67,11 @@ def document_content(document_id: int) -> bytes:
         return portal.document(session, debtor, document_id).content
 
 
+def statement_pdf() -> bytes:
+    with db.transaction() as session:
+        return portal.statement_pdf(session, debtor, today=portal.debtor_today(session, debtor))
+
+
 gateway = from_settings()
 back_from = st.query_params.get(online_payments.SESSION_PARAM)
 if st.query_params.get(online_payments.CANCELLED_PARAM):
@@ -105,13 +110,12 @@ for col, balance in zip(cols, view.balances, strict=False):
 if not view.balances:
     st.success("You owe nothing on this account. Thank you.")
 
-with db.transaction() as session:
-    statement = portal.statement_pdf(session, debtor, today=today)
 st.download_button(
     "Download statement (PDF)",
-    statement,
+    statement_pdf,  # drawn when clicked, not on every run
     file_name=f"statement-{view.external_ref}-{today}.pdf",
     mime="application/pdf",
+    on_click="ignore",
 )
 
 (owed_tab, paid_tab, messages_tab, promise_tab, dispute_tab, plan_tab, contact_tab, pay_tab) = st.tabs(
