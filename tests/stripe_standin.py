@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 from core.config import PaymentSettings
+from tests.loopback import QuietHandler, loopback_server
 
 SECRET_KEY = "sk_test_recoup_standin"
 WEBHOOK_SECRET = "whsec_recoup_standin"
@@ -142,7 +143,7 @@ def _error(message: str, *, code: str | None = None, param: str | None = None) -
 
 
 def _handler(stand_in: StripeStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
             form = {key: values[0] for key, values in parse_qs(body, keep_blank_values=True).items()}
@@ -180,20 +181,12 @@ def _handler(stand_in: StripeStandIn) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # keep pytest's output clean
-            pass
-
     return Handler
 
 
 @contextmanager
 def running_stripe() -> Iterator[StripeStandIn]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = StripeStandIn(url=f"http://127.0.0.1:{server.server_address[1]}")
-    server.RequestHandlerClass = _handler(state)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with loopback_server() as (server, url):
+        state = StripeStandIn(url=url)
+        server.RequestHandlerClass = _handler(state)
+        yield state
