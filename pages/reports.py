@@ -74,7 +74,7 @@ except RecoupError as error:
     st.stop()
 
 
-SHOWN_ROWS = 500  # rows a table draws; the downloads carry them all
+SHOWN_ROWS = reports.SHOWN_ROWS  # rows a table draws; the downloads carry them all
 
 
 def numbers(table: pd.DataFrame, *, name: str, key: str) -> None:

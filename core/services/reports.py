@@ -21,6 +21,7 @@ from core.roles import Actor, Permission
 from core.services import audit
 
 GROUPS = ("customer", "collector", "segment", "country")
+SHOWN_ROWS = 500  # rows a Reports table draws of a long report; its downloads read them all
 COUNTBACK_MONTHS = 24  # how far back countback DSO looks before it says "more than"
 
 
@@ -107,7 +108,7 @@ def aging(session: Session, actor: Actor, chosen: ReportFilter, *, group_by: str
 
 
 def aging_overview(
-    session: Session, actor: Actor, chosen: ReportFilter, *, group_by: str = "customer", shown: int = 500
+    session: Session, actor: Actor, chosen: ReportFilter, *, group_by: str = "customer", shown: int = SHOWN_ROWS
 ) -> AgingOverview:
     """The shown largest groups of each currency and the totals of all of them, in one query: a
     page never pulls a 100,000-row table to draw 500 rows of it."""
