@@ -67,6 +67,7 @@ def test_a_manager_moves_an_instalment_and_changes_amounts_in_the_grid(app_serve
     page.set_viewport_size({"width": 1600, "height": 1200})
     page.goto(app_server.url)
     sign_in(page, app_server.users["manager"], app_server.password)
+    settled(page)  # a click while the dashboard still runs can be lost to its rerun
     page.get_by_test_id("stSidebar").get_by_role("link", name="Payment plans").click()
     expect(page.get_by_role("heading", name="Payment plans")).to_be_visible()
     instalments = page.get_by_test_id("stDataFrame").nth(1)
@@ -94,6 +95,7 @@ def test_a_manager_moves_an_instalment_and_changes_amounts_in_the_grid(app_serve
     expect(cell(instalments, 1, 3)).to_have_text("350")
     expect(cell(instalments, 2, 3)).to_have_text("250")
 
+    settled(page)  # the save's rerun redraws the links: one clicked during it is detached (seen once in CI)
     page.get_by_text("Open a plan's account").click()
     page.get_by_role("link", name=re.compile(rf"Plan #{plan_id} · Plan Journey {tag}")).click()
     expect(page.get_by_role("heading", name=f"Plan Journey {tag}")).to_be_visible(timeout=RUN)
