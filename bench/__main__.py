@@ -20,7 +20,7 @@ from bench.database import throwaway_database
 from bench.imports import ChildRun, import_command, run_import, settle, time_raw_copy, write_import_file
 from bench.reminders import time_reminders
 from bench.report import Figures, ImportStep, Step, machine_facts, render_table, server_facts, tail, write_results
-from bench.reports import server_peak_mb, time_reports
+from bench.reports import build_aging, server_peak_mb, time_reports
 from bench.work_queue import build_summaries, time_queue
 from core import db, migrations
 
@@ -83,11 +83,13 @@ def _bench_book(
     )
     figures.summaries = build_summaries(connection)
     log.info(
-        "summaries built in %.1f s (%s accounts, %s in the queue); timing the dashboard",
+        "summaries built in %.1f s (%s accounts, %s in the queue); building the aging snapshot",
         figures.summaries.seconds,
         f"{figures.summaries.accounts:,}",
         f"{figures.summaries.in_queue:,}",
     )
+    figures.aging_snapshot = Step(*build_aging(connection, as_of=scale.as_of))
+    log.info("aging snapshot built in %.1f s; timing the dashboard", figures.aging_snapshot.seconds)
     figures.dashboard = time_dashboard(as_of=scale.as_of, runs=runs)
     log.info("timing the work queue and the account page")
     figures.queue = time_queue(connection, as_of=scale.as_of, runs=runs)

@@ -78,6 +78,7 @@ class Figures:
     dashboard: Timings | None = None
     dashboard_after_import: Timings | None = None
     summaries: Summaries | None = None
+    aging_snapshot: Step | None = None  # the day's first reminder batch rebuilds it
     queue: QueueFigures | None = None
     reminders: ReminderFigures | None = None
     reports: ReportFigures | None = None
@@ -212,6 +213,7 @@ def render_table(figures: Figures) -> str:
             "summaries built",
             None if figures.summaries is None else Step(figures.summaries.accounts, figures.summaries.seconds),
         ),
+        _row("aging snapshot built", figures.aging_snapshot),
         _row("import file written", figures.import_file),
         _import_row("import (first)", figures.first_import),
         _import_row("re-import (unchanged)", figures.reimport),
@@ -351,6 +353,7 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
             "seconds": round(figures.summaries.seconds, 3),
             "analyze_seconds": round(figures.summaries.analyze_seconds, 3),
         },
+        "aging_snapshot": _step(figures.aging_snapshot),
         "queue": _queue(figures.queue),
         "demo_seed": None
         if demo is None
@@ -375,6 +378,12 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
             if figures.reports.hand_written_aging
             else None,
             "aging_vs_hand": round(figures.reports.aging_vs_hand, 2) if figures.reports.aging_vs_hand else None,
+            "hand_written_aging_month_end_ms": round(figures.reports.hand_written_aging_month_end.median_ms, 1)
+            if figures.reports.hand_written_aging_month_end
+            else None,
+            "month_end_aging_vs_hand": round(figures.reports.month_end_aging_vs_hand, 2)
+            if figures.reports.month_end_aging_vs_hand
+            else None,
             "server_peak_mb": round(figures.reports.server_peak_mb, 1) if figures.reports.server_peak_mb else None,
             "server_error": figures.reports.server_error,
         },

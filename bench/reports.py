@@ -8,16 +8,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass, field
-from datetime import date
+import time
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from bench.dashboard import Timings, time_runs
 from core import db
 from core.roles import Actor, Role
-from core.services import reports, users
+from core.services import aging_snapshot, reports, users
 from core.services.reports import ReportFilter
 
 log = logging.getLogger(__name__)
@@ -34,29 +35,59 @@ class ReportFigures:
     timings: dict[str, Timings] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     hand_written_aging: Timings | None = None
+    hand_written_aging_month_end: Timings | None = None
     server_peak_mb: float | None = None
     server_error: str | None = None
 
     @property
     def aging_vs_hand(self) -> float | None:
         """Every customer's aging row through the service ÷ the same rows by hand-written SQL."""
-        aging = self.timings.get("aging, every customer")
-        if aging is None or self.hand_written_aging is None:
+        return self._ratio("aging, every customer", self.hand_written_aging)
+
+    @property
+    def month_end_aging_vs_hand(self) -> float | None:
+        """The same as of the last month end, which the service computes from the invoices."""
+        return self._ratio("aging, every customer, month end", self.hand_written_aging_month_end)
+
+    def _ratio(self, name: str, by_hand: Timings | None) -> float | None:
+        aging = self.timings.get(name)
+        if aging is None or by_hand is None:
             return None
-        return aging.median_ms / self.hand_written_aging.median_ms
+        return aging.median_ms / by_hand.median_ms
+
+
+def build_aging(connection: Connection, *, as_of: date) -> tuple[int, float]:
+    """The aging snapshot for the book's day, as the day's first reminder batch builds it (one
+    transaction, timed), then analyzed for the planner like the work queue's summaries. Returns
+    its rows and the seconds the build took."""
+    started = time.perf_counter()
+    with db.transaction() as session:
+        aging_snapshot.rebuild(session, as_of)
+        rows = aging_snapshot.rows(session)
+    seconds = time.perf_counter() - started
+    with connection.begin():
+        connection.execute(text("ANALYZE aging_balances"))
+    return rows, seconds
 
 
 def time_reports(*, as_of: date, runs: int) -> ReportFigures:
     actor = Actor.system_process("bench")
     start, _ = reports.period_default(as_of)
     chosen = ReportFilter(as_of=as_of, start=start, end=as_of)
+    # Aging as of the last month end: no snapshot is for that day, so it is computed from the invoices.
+    month_end = as_of.replace(day=1) - timedelta(days=1)
+    past = replace(chosen, as_of=month_end)
     figures = ReportFigures()
     cases = {
-        # As the Reports page runs them: the largest SHOWN_ROWS rows of each currency and every total.
+        # As the Reports page runs them: the largest SHOWN_ROWS rows of each currency and every total,
+        # as of the book's day (read from the aging snapshot the day's first reminder batch built).
         "aging by customer": lambda s: reports.aging_overview(s, actor, chosen).largest,
         "aging by country": lambda s: reports.aging_overview(s, actor, chosen, group_by="country").largest,
         # What a download reads: every customer's row, into pandas.
         "aging, every customer": lambda s: reports.aging(s, actor, chosen, group_by="customer"),
+        "aging by customer, month end": lambda s: reports.aging_overview(s, actor, past).largest,
+        "aging by country, month end": lambda s: reports.aging_overview(s, actor, past, group_by="country").largest,
+        "aging, every customer, month end": lambda s: reports.aging(s, actor, past, group_by="customer"),
         "DSO and CEI": lambda s: reports.monthly(s, actor, chosen),
         "recovery": lambda s: reports.recovery(s, actor, chosen),
         "late payers": lambda s: reports.late_payers(s, actor, chosen, shown=reports.SHOWN_ROWS),
@@ -72,6 +103,9 @@ def time_reports(*, as_of: date, runs: int) -> ReportFigures:
         log.info("report %s: median %.0f ms, %s rows", name, timings.median_ms, f"{len(frame):,}")
     query = text(HAND_WRITTEN.read_text())
     figures.hand_written_aging, _ = time_runs(lambda s: s.execute(query, {"as_of": as_of}).all(), runs=runs)
+    figures.hand_written_aging_month_end, _ = time_runs(
+        lambda s: s.execute(query, {"as_of": month_end}).all(), runs=runs
+    )
     return figures
 
 
@@ -133,11 +167,15 @@ def report_lines(figures: ReportFigures | None) -> list[str]:
             f"report: {name:<28} median {timings.median_ms:,.0f} ms, worst {timings.worst_ms:,.0f} ms,"
             f" {figures.rows[name]:,} rows  target ≤ {target:,} ms: {verdict}"
         )
-    if figures.hand_written_aging is not None and figures.aging_vs_hand is not None:
-        ratio = figures.aging_vs_hand
-        lines.append(f"report: aging, hand-written SQL  median {figures.hand_written_aging.median_ms:,.0f} ms")
+    for day, by_hand, ratio in (
+        ("the book's day", figures.hand_written_aging, figures.aging_vs_hand),
+        ("month end", figures.hand_written_aging_month_end, figures.month_end_aging_vs_hand),
+    ):
+        if by_hand is None or ratio is None:
+            continue
+        lines.append(f"report: aging, hand-written SQL, {day}  median {by_hand.median_ms:,.0f} ms")
         lines.append(
-            f"report: aging ratio (service ÷ by hand) {ratio:.2f}×"
+            f"report: aging ratio (service ÷ by hand), {day} {ratio:.2f}×"
             f" (target ≤ {TARGET_AGING_VS_HAND}×: {'met' if ratio <= TARGET_AGING_VS_HAND else 'MISSED'})"
         )
     if figures.server_peak_mb is not None:
