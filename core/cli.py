@@ -16,10 +16,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from core import db, migrations
 from core.config import get_settings
-from core.errors import ConfigError, RecoupError
+from core.errors import ConfigError, Conflict, RecoupError
 from core.roles import Actor, Role
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
     from core.gateway import PaymentGateway
@@ -94,6 +95,20 @@ def settle_plans(
     )
 
 
+@app.command("build-aging")
+def build_aging(
+    as_of: Annotated[str | None, typer.Option(help="The day to build it for (YYYY-MM-DD); default today.")] = None,
+) -> None:
+    """Rebuild the aging snapshot the Reports page reads (the reminder batch does it daily)."""
+    from core.services import aging_snapshot
+
+    day = _day(as_of)
+    with db.transaction() as session:
+        aging_snapshot.rebuild(session, day)
+        rows = aging_snapshot.rows(session)
+    typer.echo(f"Aging as of {day.isoformat()} built: {rows:,} customer balances.")
+
+
 @app.command("remind")
 def remind(
     dry_run: Annotated[
@@ -133,6 +148,7 @@ def remind(
 
     if not dry_run:
         _reconcile_online_payments(run_log)
+        _rebuild_aging(moment.astimezone().date(), progress)
     result = reminders.run(now=moment, dry_run=dry_run, limit=limit, workers=workers, progress=progress)
     planned = ", ".join(f"{n} {status}" for status, n in sorted(result.planned.items())) or "nothing new"
     typer.echo(f"{'would plan' if dry_run else 'planned'}: {planned}")
@@ -150,6 +166,21 @@ def remind(
     run_log.info("remind %s: planned %s, outcomes %s", moment.isoformat(), dict(result.planned), dict(result.outcomes))
     if result.failed:
         raise typer.Exit(1)
+
+
+def _rebuild_aging(day: date, progress: Callable[[str], None]) -> None:
+    """The first run of a day rebuilds the aging snapshot for it (1–1.5 s on the bench's million invoices).
+    If it cannot (a long transaction holds the table past its lock wait), the reminders still go
+    out and the next run tries again; reports compute from the invoices meanwhile."""
+    from core.services import aging_snapshot
+
+    try:
+        with db.transaction() as session:
+            if aging_snapshot.rebuild(session, day, unless_current=True):
+                progress(f"aging as of {day.isoformat()} rebuilt")
+    except (OperationalError, Conflict) as error:  # a lock wait ran out, or (never seen) a deadlock
+        log.warning("aging snapshot not rebuilt: %s", error)
+        progress(f"aging as of {day.isoformat()} not rebuilt (the table was busy); the next run tries again")
 
 
 def _reconcile_online_payments(run_log: logging.Logger) -> None:

@@ -269,6 +269,8 @@ class Invoice(Timestamped, Base):
                 "paid_amount",
                 "first_paid_on",
                 "last_paid_on",
+                "credited_amount",
+                "last_credited_on",
             ],
             postgresql_where="settled_on IS NULL AND status IN ('open', 'paid')",
         ),
@@ -294,6 +296,10 @@ class Invoice(Timestamped, Base):
     # the latest of them was received. Aging on or after that day needs no allocations.
     paid_amount: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
     last_paid_on: Mapped[date | None] = mapped_column(Date)
+    # And (migration 0013) what credit notes have taken off it, and the day the latest was made:
+    # no longer owed, though not paid, so balances and aging count it and payment figures do not.
+    credited_amount: Mapped[Decimal] = mapped_column(AMOUNT, server_default="0")
+    last_credited_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Payment(Timestamped, Base):
@@ -629,6 +635,42 @@ class AccountBalance(Base):
     disputed_amount: Mapped[Decimal] = mapped_column(AMOUNT)
     open_invoices: Mapped[int] = mapped_column(Integer)
     oldest_due_date: Mapped[date | None] = mapped_column(Date)  # of the open invoices not in dispute
+
+
+class AgingSnapshot(Base):
+    """The day aging_balances is for: one row, written by the daily rebuild. The Reports page reads
+    aging_balances only for that day, and only if the aging query that wrote it is today's
+    (definition); any other day is computed from the invoices."""
+
+    __tablename__ = "aging_snapshot"
+    __table_args__ = (CheckConstraint("id", name="one_row"),)
+
+    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="true")
+    day: Mapped[date] = mapped_column(Date)
+    definition: Mapped[str] = mapped_column(String(32))  # md5 of report_aging.sql that wrote it
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AgingBalance(Base):
+    """Precomputed: a customer's open balance in one currency per aging bucket, as of the
+    snapshot's day (sql/reports/report_aging.sql computes it). Kept current by the services with
+    account_balances; the calendar moving on is the daily rebuild's job."""
+
+    __tablename__ = "aging_balances"
+
+    # No foreign key: see migration 0012 (a deadlock with payments); the daily rebuild drops the
+    # rows of a customer deleted by hand.
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    current_amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    due_1_30: Mapped[Decimal] = mapped_column(AMOUNT)
+    due_31_60: Mapped[Decimal] = mapped_column(AMOUNT)
+    due_61_90: Mapped[Decimal] = mapped_column(AMOUNT)
+    due_91_180: Mapped[Decimal] = mapped_column(AMOUNT)
+    due_over_180: Mapped[Decimal] = mapped_column(AMOUNT)
+    total: Mapped[Decimal] = mapped_column(AMOUNT)
+    invoices: Mapped[int] = mapped_column(Integer)
+    overdue_invoices: Mapped[int] = mapped_column(Integer)
 
 
 class AccountSummary(Base):

@@ -9,12 +9,12 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.aging import BUCKETS, aging_bucket
+from core.aging import BUCKETS
 from core.models import Customer, PaymentPlan, Send
 from core.money import Money
 from core.reports import report_sql
 from core.roles import Actor, Permission
-from core.services import audit
+from core.services import aging_snapshot, audit
 
 
 @dataclass(frozen=True)
@@ -46,27 +46,22 @@ class BookSummary:  # a collector's: their own accounts
 def book_summary(session: Session, actor: Actor, *, as_of: date) -> BookSummary:
     audit.require(actor, Permission.VIEW_ACCOUNTS, "dashboard.view", "book")
     mine = actor.assigned_only
-    params = {"as_of": as_of, "collector_id": mine}
-    totals: dict[str, dict[str, Money]] = {}
-    counts: dict[str, list[int]] = {}
-    for row in session.execute(report_sql("open_balances_by_age"), params):
-        buckets = totals.setdefault(row.currency, {b: Money.zero(row.currency) for b in BUCKETS})
-        bucket = aging_bucket(row.days_past_due)
-        buckets[bucket] += Money(row.open_balance, row.currency)
-        tally = counts.setdefault(row.currency, [0, 0])
-        tally[0] += row.invoices
-        if bucket != "current":
-            tally[1] += row.invoices
+    params = {"as_of": as_of, "collector_id": mine, "definition": aging_snapshot.definition()}
+    # The aging report's totals per currency, with no group rows: read from today's aging snapshot
+    # when there is one (core/services/aging_snapshot.py), else computed from the invoices.
+    from core.services.reports import ReportFilter, aging_overview  # reports build on this module's neighbours
+
+    day = ReportFilter(as_of=as_of, start=as_of, end=as_of)
     currencies = [
         CurrencySummary(
-            currency=code,
-            open_balance=sum(buckets.values(), Money.zero(code)),
-            overdue_balance=sum((m for b, m in buckets.items() if b != "current"), Money.zero(code)),
-            open_invoices=counts[code][0],
-            overdue_invoices=counts[code][1],
-            by_bucket=buckets,
+            currency=(code := str(row["currency"])),
+            open_balance=Money(row["total"], code),
+            overdue_balance=Money(row["overdue"], code),
+            open_invoices=int(row["invoices"]),
+            overdue_invoices=int(row["overdue_invoices"]),
+            by_bucket={bucket: Money(row[bucket], code) for bucket in BUCKETS},
         )
-        for code, buckets in sorted(totals.items())
+        for row in aging_overview(session, actor, day, shown=0).totals.to_dict("records")
     ]
     people = session.execute(report_sql("customers_with_balance"), params).one()
     customers = select(func.count()).select_from(Customer)

@@ -10,15 +10,15 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.aging import BUCKETS
 from core.errors import ValidationError
 from core.models import Invoice
-from core.reports import report_sql
+from core.reports import report_sql, tune_for_reports
 from core.roles import Actor, Permission
-from core.services import audit
+from core.services import aging_snapshot, audit
 
 GROUPS = ("customer", "collector", "segment", "country")
 SHOWN_ROWS = 500  # rows a Reports table draws of a long report; its downloads read them all
@@ -68,16 +68,17 @@ def currencies(session: Session) -> list[str]:
 
 
 def _frame(session: Session, name: str, params: dict[str, Any]) -> pd.DataFrame:
-    # JIT compiling these plans costs more (about 150 ms) than it saves on a report that runs once;
-    # a report's sorts and groupings over a whole book fit in 64 MB, not the default 4 MB on disk.
-    session.execute(text("SET LOCAL jit = off"))
-    session.execute(text("SET LOCAL work_mem = '64MB'"))
+    tune_for_reports(session)
     result = session.execute(report_sql(name), params)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    keys, rows = list(result.keys()), result.all()
+    if not rows:
+        return pd.DataFrame(columns=keys)
+    # Column by column: pandas infers the same types as from rows, in half the time on 100k rows.
+    return pd.DataFrame(dict(zip(keys, zip(*rows, strict=True), strict=True)), columns=keys)
 
 
 AGING_COLUMNS = ["group_key", "label", "currency", *BUCKETS, "total", "overdue", "invoices", "customers"]
-AGING_TOTAL_COLUMNS = ["currency", *BUCKETS, "total", "overdue", "invoices", "customers", "groups"]
+AGING_TOTAL_COLUMNS = ["currency", *BUCKETS, "total", "overdue", "invoices", "overdue_invoices", "customers", "groups"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,15 @@ def _aging(session: Session, actor: Actor, chosen: ReportFilter, group_by: str, 
     if group_by not in GROUPS:
         raise ValidationError(f"Group aging by one of {', '.join(GROUPS)}, not {group_by!r}.")
     f = _scoped(session, actor, "aging", chosen)
-    return _frame(session, "report_aging", f.params() | {"group_by": group_by, "shown": shown})
+    # Today's snapshot when there is one (core/services/aging_snapshot.py), else the invoices.
+    params = f.params() | {
+        "group_by": group_by,
+        "shown": shown,
+        "computed": False,
+        "definition": aging_snapshot.definition(),
+        "ids": None,
+    }
+    return _frame(session, "report_aging", params)
 
 
 def aging(session: Session, actor: Actor, chosen: ReportFilter, *, group_by: str = "customer") -> pd.DataFrame:
@@ -151,6 +160,7 @@ MONTHLY_COLUMNS = [
     "current_receivables",
     "credit_sales",
     "collected",
+    "credited",
     "dso_countback",
     "dso_standard",
     "best_possible_dso",
@@ -193,9 +203,11 @@ def _dso_and_cei(rows: pd.DataFrame, currency: str, first: date) -> pd.DataFrame
             continue
         days = Decimal(_days_in(row.month))
         sales, owed, current = Decimal(row.credit_sales), Decimal(row.receivables), Decimal(row.current_receivables)
+        credited = Decimal(row.credited)
         back = [(r.month, Decimal(r.credit_sales)) for r in reversed(history[: n + 1])]
         beginning = Decimal(history[n - 1].receivables) if n else Decimal(0)
-        cei_base = beginning + sales - current
+        # CEI: what was collected ÷ what could have been. A credit note is neither: it comes off both.
+        cei_base = beginning + sales - credited - current
         dso = countback_dso(owed, back)
         standard = owed / sales * days if sales > 0 else None
         best = current / sales * days if sales > 0 else None
@@ -207,13 +219,14 @@ def _dso_and_cei(rows: pd.DataFrame, currency: str, first: date) -> pd.DataFrame
                 "current_receivables": current,
                 "credit_sales": sales,
                 "collected": Decimal(row.collected),
+                "credited": credited,
                 "dso_countback": _round(dso),
                 "dso_standard": _round(standard),
                 "best_possible_dso": _round(best),
                 "average_days_delinquent": _round(standard - best)
                 if standard is not None and best is not None
                 else None,
-                "cei": _round((beginning + sales - owed) / cei_base * 100) if cei_base > 0 else None,
+                "cei": _round((beginning + sales - credited - owed) / cei_base * 100) if cei_base > 0 else None,
             }
         )
     return pd.DataFrame(out, columns=MONTHLY_COLUMNS)

@@ -1,6 +1,7 @@
-"""The work queue's precomputed facts (account_balances, account_summaries): every service that
-changes what an account owes, its promises or its contacts calls refresh_accounts() in the same
-transaction, so the queue ranks a book of a million invoices without summing them per request."""
+"""The precomputed facts of the work queue (account_balances, account_summaries) and of today's
+aging (aging_balances): every service that changes what an account owes, its promises or its
+contacts calls refresh_accounts() in the same transaction, so the queue and the reports read a
+book of a million invoices without summing them per request."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from core.models import AccountSummary, Customer, PaymentPlan, Promise
 from core.money import Money
 from core.reports import report_sql
 from core.roles import Actor
+from core.services import aging_snapshot
 from core.services.activities import NewActivity, add_to_timeline
 from core.services.plan_status import COUNTED, among, refresh_plans, store_missed
 
@@ -57,6 +59,7 @@ def refresh_accounts(
     _run(session, "clear_account_balances", ids)
     _run(session, "refresh_account_balances", ids)
     _run(session, "refresh_account_summaries", ids)
+    aging_snapshot.refresh(session, ids)
     store_missed(session, ids, missed)
     session.expire_all()  # the ORM's copies of promises and summaries may be stale now
 

@@ -18,9 +18,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, ValidationError
-from core.models import AccountBalance, Allocation, Invoice, Payment, Refund
+from core.models import AccountBalance, AgingBalance, Allocation, Invoice, Payment, Refund
 from core.money import Money, minor_unit
-from core.services import ledger, payments
+from core.services import aging_snapshot, ledger, payments
 from tests.factories import SYSTEM, make_customer, make_invoice
 
 CURRENCIES = ("PHP", "JPY", "KWD")
@@ -203,6 +203,13 @@ def net_position(session: Session, customer_id: int) -> dict[str, Money]:
     return net
 
 
+def aging_of(session: Session, customer_id: int) -> list[tuple]:
+    session.expire_all()
+    rows = session.scalars(select(AgingBalance).where(AgingBalance.customer_id == customer_id))
+    columns = AgingBalance.__table__.columns.keys()
+    return sorted(tuple(getattr(row, column) for column in columns) for row in rows)
+
+
 def assert_ledger_holds(session: Session, customer_id: int) -> None:
     """Nothing is allocated twice, balances and credit add up per currency, amounts are whole."""
     book = read_ledger(session, customer_id)
@@ -269,6 +276,27 @@ def assert_ledger_holds(session: Session, customer_id: int) -> None:
         received = sum((a for a, reversed_ in book.payments.values() if a.currency == currency and not reversed_), zero)
         refunded = sum((m for m in book.refunded.values() if m.currency == currency), zero)
         assert received - allocated - refunded == credit.get(currency, zero)
+
+    # Today's aging snapshot (migration 0012) was refreshed with every change: computing this
+    # customer's rows afresh from the invoices changes none of them.
+    kept = aging_of(session, customer_id)
+    # ... and, when there is one for today (the sequences build it), adds up per currency to what the
+    # ledger itself says is open: every invoice here is issued and every payment received by today.
+    totals = dict(
+        session.execute(
+            select(AgingBalance.currency, AgingBalance.total).where(AgingBalance.customer_id == customer_id)
+        ).all()
+    )
+    for currency in CURRENCIES if aging_snapshot.snapshot_day(session) == TODAY else ():
+        open_total = sum(
+            (book.open_balance(i) for i, (a, status) in book.invoices.items() if a.currency == currency),
+            Money.zero(currency),
+        )
+        assert Money(totals.get(currency, 0), currency) == open_total, f"aging total in {currency}"
+    savepoint = session.begin_nested()
+    aging_snapshot.refresh(session, [customer_id])
+    assert aging_of(session, customer_id) == kept
+    savepoint.rollback()
 
     for amount, currency in book.stored_amounts:
         step = Decimal(1).scaleb(-minor_unit(currency))
@@ -421,6 +449,7 @@ def test_every_sequence_keeps_allocations_balances_and_credit_consistent(session
     savepoint = session.begin_nested()
     try:
         customer_id = make_customer(session)
+        aging_snapshot.rebuild(session, TODAY)
         desk = Desk(session, customer_id)
         for step in steps:
             desk.run(step)

@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.errors import ValidationError
 from core.models import Customer, DunningStep, Promise, Send
 from core.money import Money
 from core.roles import Actor, Role
-from core.services import dashboard, disputes, ledger, reports
+from core.services import aging_snapshot, dashboard, disputes, ledger, reports
 from core.services.dunning import NewStep, create_sequence
 from core.services.reports import ReportFilter, countback_dso
 from tests.factories import SYSTEM, make_customer, make_user
@@ -352,3 +352,76 @@ def test_the_aging_overview_draws_the_largest_groups_of_each_currency_and_totals
     assert totals["groups"].tolist() == [4, 4] and overview.group_count == 8
     every = reports.aging(session, SYSTEM, mine_only, group_by="customer")
     assert len(every) == 8 and every.groupby("currency")["total"].sum().to_dict() == totals["total"].to_dict()
+
+
+def credit_note(session, invoice_id: int, amount: str, on: date) -> None:
+    """An upheld dispute: the way a credit note is made."""
+    dispute_id = disputes.open_dispute(session, SYSTEM, invoice_id, category=disputes.DISPUTE_CATEGORIES[0])
+    disputes.resolve_dispute(
+        session, SYSTEM, dispute_id, resolution="upheld", credit=Money(amount, "PHP"), note="Goods returned", today=on
+    )
+
+
+@pytest.mark.parametrize("snapshot", [False, True], ids=["from the invoices", "from today's snapshot"])
+def test_a_credit_note_is_no_longer_owed_from_the_day_it_was_made_in_every_balance(session, snapshot):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    if snapshot:  # built first: the credit notes below reach it as refreshes
+        aging_snapshot.rebuild(session, AS_OF)
+    whole = invoice(session, customer_id, "1000.00", date(2026, 4, 1), date(2026, 5, 1))
+    part = invoice(session, customer_id, "500.00", date(2026, 4, 1), date(2026, 5, 1))
+    later = invoice(session, customer_id, "300.00", date(2026, 4, 1), date(2026, 5, 1))
+    credit_note(session, whole, "1000.00", date(2026, 6, 10))  # closes it: status paid, never settled by payment
+    pay(session, customer_id, part, "100.00", date(2026, 6, 1))
+    credit_note(session, part, "150.00", date(2026, 6, 20))
+    credit_note(session, later, "300.00", date(2026, 7, 10))  # after the day: still owed on it
+    mine_only = ReportFilter(AS_OF, date(2026, 4, 1), AS_OF, collector_id=mine)
+
+    [row] = reports.aging(session, SYSTEM, mine_only, group_by="customer").to_dict("records")
+    before_any = reports.aging(session, SYSTEM, replace(mine_only, as_of=date(2026, 6, 5)), group_by="customer")
+    book = dashboard.book_summary(session, Actor(username="me", role=Role.COLLECTOR, user_id=mine), as_of=AS_OF)
+    months = reports.monthly(session, SYSTEM, replace(mine_only, currency="PHP"))
+    recovery = reports.recovery(session, SYSTEM, replace(mine_only, start=date(2026, 6, 15), end=AS_OF))
+
+    assert (row["31-60"], row["invoices"]) == (Decimal("550.0000"), 2)  # 500 − 100 − 150, and 300
+    assert before_any["31-60"].tolist() == [Decimal("1700.0000")]  # only the payment was in by 5 June
+    [php] = book.currencies
+    assert php.open_balance == Money("550", "PHP") and php.open_invoices == 2
+    assert book.customers_with_balance == 1
+    june = months[months["month"] == date(2026, 6, 1)].iloc[0]
+    assert (june["receivables"], june["collected"]) == (Decimal("550.00"), Decimal("100.00"))  # credits collect nothing
+    # CEI: collected 100 of the 650 collectable (1800 owed, less 1150 credited); not 1250 of 1800.
+    assert (june["credited"], june["cei"]) == (Decimal("1150.00"), Decimal("15.4"))
+    [cohort] = recovery.to_dict("records")
+    assert cohort["overdue_at_start"] == Decimal("700.0000")  # on 15 June: 400 and 300; the 1000 was credited
+
+
+def test_an_invoice_fully_credited_leaves_no_customer_with_a_balance(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    credit_note(session, invoice(session, customer_id, "80.00", date(2026, 4, 1), date(2026, 5, 1)), "80.00", AS_OF)
+    me = Actor(username="me", role=Role.COLLECTOR, user_id=mine)
+
+    book = dashboard.book_summary(session, me, as_of=AS_OF)
+    aging = reports.aging(session, SYSTEM, ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=mine))
+
+    assert (book.currencies, book.customers_with_balance, book.customers_overdue) == ([], 0, 0)
+    assert aging.empty
+
+
+def test_a_credit_notes_day_corrected_by_hand_moves_what_its_invoice_owed_when(session):
+    mine = collector(session)
+    customer_id = customer_of(session, mine)
+    owed = invoice(session, customer_id, "400.00", date(2026, 4, 1), date(2026, 5, 1))
+    credit_note(session, owed, "400.00", date(2026, 6, 10))
+    mine_only = ReportFilter(AS_OF, AS_OF, AS_OF, collector_id=mine)
+    assert reports.aging(session, SYSTEM, mine_only).empty
+
+    # A correction straight in the database (no service edits a credit note): the trigger on
+    # adjustments (migration 0013) re-settles the invoice.
+    session.execute(
+        text("UPDATE adjustments SET made_on = :day WHERE customer_id = :customer"),
+        {"day": date(2026, 7, 10), "customer": customer_id},
+    )
+
+    assert reports.aging(session, SYSTEM, mine_only)["31-60"].tolist() == [Decimal("400.0000")]
