@@ -384,6 +384,12 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
             "month_end_aging_vs_hand": round(figures.reports.month_end_aging_vs_hand, 2)
             if figures.reports.month_end_aging_vs_hand
             else None,
+            "hand_written_aging_past_day_ms": round(figures.reports.hand_written_aging_past_day.median_ms, 1)
+            if figures.reports.hand_written_aging_past_day
+            else None,
+            "past_day_aging_vs_hand": round(figures.reports.past_day_aging_vs_hand, 2)
+            if figures.reports.past_day_aging_vs_hand
+            else None,
             "server_peak_mb": round(figures.reports.server_peak_mb, 1) if figures.reports.server_peak_mb else None,
             "server_error": figures.reports.server_error,
         },

@@ -36,6 +36,7 @@ class ReportFigures:
     rows: dict[str, int] = field(default_factory=dict)
     hand_written_aging: Timings | None = None
     hand_written_aging_month_end: Timings | None = None
+    hand_written_aging_past_day: Timings | None = None
     server_peak_mb: float | None = None
     server_error: str | None = None
 
@@ -46,8 +47,13 @@ class ReportFigures:
 
     @property
     def month_end_aging_vs_hand(self) -> float | None:
-        """The same as of the last month end, which the service computes from the invoices."""
+        """The same as of the last month end, which the snapshot also holds."""
         return self._ratio("aging, every customer, month end", self.hand_written_aging_month_end)
+
+    @property
+    def past_day_aging_vs_hand(self) -> float | None:
+        """The same as of a day mid-month, which the service computes from the invoices."""
+        return self._ratio("aging, every customer, mid-month", self.hand_written_aging_past_day)
 
     def _ratio(self, name: str, by_hand: Timings | None) -> float | None:
         aging = self.timings.get(name)
@@ -57,13 +63,12 @@ class ReportFigures:
 
 
 def build_aging(connection: Connection, *, as_of: date) -> tuple[int, float]:
-    """The aging snapshot for the book's day, as the day's first reminder batch builds it (one
-    transaction, timed), then analyzed for the planner like the work queue's summaries. Returns
-    its rows and the seconds the build took."""
+    """The aging snapshot for the book's day and the last month end, as the day's first reminder
+    batch builds it (one transaction, timed), then analyzed for the planner like the work queue's
+    summaries. Returns its rows (both days) and the seconds the build took."""
     started = time.perf_counter()
     with db.transaction() as session:
-        aging_snapshot.rebuild(session, as_of)
-        rows = aging_snapshot.rows(session)
+        rows = sum(aging_snapshot.rows(session, day) for day in aging_snapshot.rebuild(session, as_of))
     seconds = time.perf_counter() - started
     with connection.begin():
         connection.execute(text("ANALYZE aging_balances"))
@@ -74,9 +79,11 @@ def time_reports(*, as_of: date, runs: int) -> ReportFigures:
     actor = Actor.system_process("bench")
     start, _ = reports.period_default(as_of)
     chosen = ReportFilter(as_of=as_of, start=start, end=as_of)
-    # Aging as of the last month end: no snapshot is for that day, so it is computed from the invoices.
+    # Aging as of the last month end reads the snapshot too; as of mid-month before it, no snapshot
+    # holds the day, so it is computed from the invoices.
     month_end = as_of.replace(day=1) - timedelta(days=1)
-    past = replace(chosen, as_of=month_end)
+    mid_month = month_end.replace(day=15)
+    past, mid = replace(chosen, as_of=month_end), replace(chosen, as_of=mid_month)
     figures = ReportFigures()
     cases = {
         # As the Reports page runs them: the largest SHOWN_ROWS rows of each currency and every total,
@@ -88,6 +95,9 @@ def time_reports(*, as_of: date, runs: int) -> ReportFigures:
         "aging by customer, month end": lambda s: reports.aging_overview(s, actor, past).largest,
         "aging by country, month end": lambda s: reports.aging_overview(s, actor, past, group_by="country").largest,
         "aging, every customer, month end": lambda s: reports.aging(s, actor, past, group_by="customer"),
+        "aging by customer, mid-month": lambda s: reports.aging_overview(s, actor, mid).largest,
+        "aging by country, mid-month": lambda s: reports.aging_overview(s, actor, mid, group_by="country").largest,
+        "aging, every customer, mid-month": lambda s: reports.aging(s, actor, mid, group_by="customer"),
         "DSO and CEI": lambda s: reports.monthly(s, actor, chosen),
         "recovery": lambda s: reports.recovery(s, actor, chosen),
         "late payers": lambda s: reports.late_payers(s, actor, chosen, shown=reports.SHOWN_ROWS),
@@ -105,6 +115,9 @@ def time_reports(*, as_of: date, runs: int) -> ReportFigures:
     figures.hand_written_aging, _ = time_runs(lambda s: s.execute(query, {"as_of": as_of}).all(), runs=runs)
     figures.hand_written_aging_month_end, _ = time_runs(
         lambda s: s.execute(query, {"as_of": month_end}).all(), runs=runs
+    )
+    figures.hand_written_aging_past_day, _ = time_runs(
+        lambda s: s.execute(query, {"as_of": mid_month}).all(), runs=runs
     )
     return figures
 
@@ -170,6 +183,7 @@ def report_lines(figures: ReportFigures | None) -> list[str]:
     for day, by_hand, ratio in (
         ("the book's day", figures.hand_written_aging, figures.aging_vs_hand),
         ("month end", figures.hand_written_aging_month_end, figures.month_end_aging_vs_hand),
+        ("mid-month", figures.hand_written_aging_past_day, figures.past_day_aging_vs_hand),
     ):
         if by_hand is None or ratio is None:
             continue

@@ -638,26 +638,25 @@ class AccountBalance(Base):
 
 
 class AgingSnapshot(Base):
-    """The day aging_balances is for: one row, written by the daily rebuild. The Reports page reads
-    aging_balances only for that day, and only if the aging query that wrote it is today's
-    (definition); any other day is computed from the invoices."""
+    """A day aging_balances holds, written by the daily rebuild: today and the last month end. The
+    Reports page reads aging_balances only for such a day, and only if the aging query that wrote
+    it is today's (definition); any other day is computed from the invoices."""
 
     __tablename__ = "aging_snapshot"
-    __table_args__ = (CheckConstraint("id", name="one_row"),)
 
-    id: Mapped[bool] = mapped_column(Boolean, primary_key=True, server_default="true")
-    day: Mapped[date] = mapped_column(Date)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     definition: Mapped[str] = mapped_column(String(32))  # md5 of report_aging.sql that wrote it
     built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AgingBalance(Base):
-    """Precomputed: a customer's open balance in one currency per aging bucket, as of the
-    snapshot's day (sql/reports/report_aging.sql computes it). Kept current by the services with
+    """Precomputed: a customer's open balance in one currency per aging bucket, as of one of the
+    snapshot's days (sql/reports/report_aging.sql computes it). Kept current by the services with
     account_balances; the calendar moving on is the daily rebuild's job."""
 
     __tablename__ = "aging_balances"
 
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     # No foreign key: see migration 0012 (a deadlock with payments); the daily rebuild drops the
     # rows of a customer deleted by hand.
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,8 @@ SELECT count(DISTINCT customer_id) AS with_balance,
 FROM (
     SELECT b.customer_id, b.total > b.current_amount AS overdue
     FROM aging_balances b
-    WHERE EXISTS (SELECT 1 FROM aging_snapshot WHERE day = :as_of AND definition = :definition)
+    WHERE b.day = :as_of
+      AND EXISTS (SELECT 1 FROM aging_snapshot WHERE day = :as_of AND definition = :definition)
       AND (CAST(:collector_id AS integer) IS NULL
            OR b.customer_id IN (SELECT c.id FROM customers c
                                 WHERE coalesce(c.collector_id, 0) = CAST(:collector_id AS integer)))

@@ -8,8 +8,8 @@
 -- (what a page draws); NULL for all of them. kind 'total' rows: each currency's whole
 -- book whatever :shown is, and how many groups it has.
 --
--- Per customer the figures come from aging_balances when its snapshot is for :as_of (today,
--- after the daily rebuild), else from the invoices. :computed forces the invoices, for the
+-- Per customer the figures come from aging_balances when it holds a snapshot for :as_of (today
+-- and the last month end, after the daily rebuild), else from the invoices. :computed forces the invoices, for the
 -- customers in :ids (NULL: all): that is how aging_balances itself is written
 -- (core/services/aging_snapshot.py), so both ways are this one definition.
 WITH owed AS (
@@ -71,7 +71,8 @@ per_customer AS (  -- aggregated per customer first: what follows sees 100k rows
     SELECT customer_id, currency, current_amount AS b0, due_1_30 AS b1, due_31_60 AS b2,
            due_61_90 AS b3, due_91_180 AS b4, due_over_180 AS b5, total, invoices, overdue_invoices
     FROM aging_balances
-    WHERE EXISTS (SELECT 1 FROM aging_snapshot WHERE day = :as_of AND definition = :definition AND NOT :computed)
+    WHERE day = :as_of
+      AND EXISTS (SELECT 1 FROM aging_snapshot WHERE day = :as_of AND definition = :definition AND NOT :computed)
       AND (CAST(:currency AS text) IS NULL OR currency = CAST(:currency AS text))
     UNION ALL
     SELECT customer_id, currency,

@@ -1,6 +1,7 @@
-"""Today's aging, precomputed (aging_balances): the report reads it only for the snapshot's day,
-every service that changes what is owed keeps it equal to the invoices, the reminder batch
-rebuilds it once a day, and a rebuild waits for a refresh in flight instead of losing it."""
+"""Aging, precomputed (aging_balances) for today and the last month end: the report reads it only
+for those days, every service that changes what is owed keeps both equal to the invoices, the
+reminder batch rebuilds them once a day (and the month end again after an import dropped it), and
+a rebuild waits for a refresh in flight instead of losing it."""
 
 from __future__ import annotations
 
@@ -214,6 +215,7 @@ def test_build_aging_and_the_reminder_batch_build_the_day_once(committed_snapsho
     built = cli("build-aging", "--as-of", "2026-06-30")
     assert built.returncode == 0, built.stderr
     assert built.stdout.startswith("Aging as of 2026-06-30 built:")
+    assert "Aging as of 2026-05-31 built:" in built.stdout
     with db.transaction() as session:
         assert aging_snapshot.snapshot_day(session) == DAY
 
@@ -223,9 +225,9 @@ def test_build_aging_and_the_reminder_batch_build_the_day_once(committed_snapsho
     assert first.returncode == 0, first.stderr
     assert again.returncode == 0, again.stderr
     with db.transaction() as session:
-        snapshot = session.scalars(select(AgingSnapshot)).one()
-    assert snapshot.day == date(2026, 7, 1)
+        assert aging_snapshot.snapshot_days(session) == [date(2026, 7, 1), DAY]  # DAY: the last month end
     assert "aging as of 2026-07-01 rebuilt" in first.stdout
+    assert "aging as of 2026-06-30" not in first.stdout  # built already, by build-aging
     assert "aging as of" not in again.stdout  # the day's snapshot stands
 
     refused = cli("build-aging", "--as-of", "30/06/2026")
@@ -319,3 +321,67 @@ def test_a_snapshot_written_by_another_version_of_the_query_is_not_read(session)
 
     assert aging_snapshot.snapshot_day(session) is None
     assert aging_rows(session, collector_id)[0]["31-60"] == Decimal("500.00")
+
+
+LATER = date(2026, 7, 10)  # DAY is its last month end
+
+
+def tamper(session: Session, customer_id: int, day: date) -> None:
+    """Only a report that reads this day's snapshot can see 1.00 in 31-60."""
+    session.execute(
+        update(AgingBalance)
+        .where(AgingBalance.customer_id == customer_id, AgingBalance.day == day)
+        .values(due_31_60=Decimal("1.00"))
+    )
+
+
+def test_the_snapshot_holds_the_last_month_end_too(session):
+    collector_id, [customer_id, *_] = own_book(session)
+    invoice(session, customer_id, "500.00", DAY - timedelta(days=45))
+    assert aging_snapshot.rebuild(session, LATER) == [LATER, DAY]
+    assert aging_rows(session, collector_id) == from_the_invoices(session, collector_id)
+
+    tamper(session, customer_id, DAY)
+    assert aging_rows(session, collector_id, DAY)[0]["31-60"] == Decimal("1.00")
+    assert aging_rows(session, collector_id, LATER)[0]["31-60"] == Decimal("500.00")  # its own row, untouched
+    assert aging_rows(session, collector_id, DAY - timedelta(days=1))[0]["31-60"] == Decimal("500.00")
+
+
+def test_every_change_keeps_the_month_end_equal_to_the_invoices(session):
+    collector_id, [a, b, c] = own_book(session)
+    aging_snapshot.rebuild(session, LATER)  # before any invoice: everything after is a refresh
+    first = invoice(session, a, "1000.00", DAY - timedelta(days=10))
+    invoice(session, a, "250.00", DAY + timedelta(days=5))  # issued before the month end, due after
+    invoice(session, b, "80.00", DAY - timedelta(days=200), currency="USD")
+    written_off = invoice(session, c, "300.00", DAY - timedelta(days=65))
+
+    pay(session, a, [first], "400.00", DAY - timedelta(days=1))  # before the month end: counts then
+    pay(session, a, [first], "100.00", DAY + timedelta(days=2))  # after it: counts today only
+    adjustments.write_off(session, SYSTEM, c, currency="PHP", reason="Uncollectable", invoice_ids=[written_off])
+
+    for day in (DAY, LATER):
+        assert aging_rows(session, collector_id, day) == from_the_invoices(session, collector_id, day)
+    assert aging_snapshot.snapshot_days(session) == [LATER, DAY]
+    month_end = {(row["group_key"], row["currency"]): row["total"] for row in aging_rows(session, collector_id, DAY)}
+    assert month_end == {(str(a), "PHP"): Decimal("850.00"), (str(b), "USD"): Decimal("80.00")}
+    assert aging_rows(session, collector_id, LATER)[0]["total"] == Decimal("750.00")
+
+
+def test_a_change_to_many_customers_drops_the_month_end_until_the_next_rebuild(session, monkeypatch):
+    collector_id, [a, b, _] = own_book(session)
+    invoice(session, a, "100.00", DAY - timedelta(days=70))  # 61-90 on both days
+    aging_snapshot.rebuild(session, LATER)
+    monkeypatch.setattr(aging_snapshot, "PAST_REFRESH_LIMIT", 1)  # an import of two customers is "many"
+    invoice(session, b, "200.00", DAY - timedelta(days=50))  # one customer: both days refreshed
+    assert aging_snapshot.snapshot_days(session) == [LATER, DAY]
+    tamper(session, a, DAY)
+    tamper(session, a, LATER)
+
+    aging_snapshot.refresh(session, [a, b])
+
+    assert aging_snapshot.snapshot_days(session) == [LATER]
+    assert aging_rows(session, collector_id, LATER)[0]["31-60"] == Decimal(0)  # recomputed
+    assert aging_rows(session, collector_id, DAY) == from_the_invoices(session, collector_id, DAY)
+    assert aging_rows(session, collector_id, DAY)[0]["31-60"] == Decimal(0)  # not the dropped row
+    assert aging_snapshot.rebuild(session, LATER, unless_current=True) == [DAY]
+    assert aging_rows(session, collector_id, DAY) == from_the_invoices(session, collector_id, DAY)

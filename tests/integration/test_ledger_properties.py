@@ -277,14 +277,16 @@ def assert_ledger_holds(session: Session, customer_id: int) -> None:
         refunded = sum((m for m in book.refunded.values() if m.currency == currency), zero)
         assert received - allocated - refunded == credit.get(currency, zero)
 
-    # Today's aging snapshot (migration 0012) was refreshed with every change: computing this
-    # customer's rows afresh from the invoices changes none of them.
+    # The aging snapshot (migration 0012), today's and the last month end's, was refreshed with
+    # every change: computing this customer's rows afresh from the invoices changes none of them.
     kept = aging_of(session, customer_id)
     # ... and, when there is one for today (the sequences build it), adds up per currency to what the
     # ledger itself says is open: every invoice here is issued and every payment received by today.
     totals = dict(
         session.execute(
-            select(AgingBalance.currency, AgingBalance.total).where(AgingBalance.customer_id == customer_id)
+            select(AgingBalance.currency, AgingBalance.total).where(
+                AgingBalance.customer_id == customer_id, AgingBalance.day == TODAY
+            )
         ).all()
     )
     for currency in CURRENCIES if aging_snapshot.snapshot_day(session) == TODAY else ():

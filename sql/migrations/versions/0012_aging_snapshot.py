@@ -1,5 +1,6 @@
-"""aging snapshot: each customer's aging buckets per currency as of one day, rebuilt daily and
-kept current by the services, so the Reports page reads today's aging without summing a book.
+"""aging snapshot: each customer's aging buckets per currency as of a few days (today and the last
+month end), rebuilt daily and kept current by the services, so the Reports page reads them
+without summing a book.
 No foreign key to customers: checking one would lock the customer row while the rebuild holds
 its table lock, the reverse of a payment's order (a deadlock); the rebuild drops stale rows.
 
@@ -20,16 +21,15 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "aging_snapshot",
-        sa.Column("id", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("definition", sa.String(length=32), nullable=False),
         sa.Column("built_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint("id", name=op.f("ck_aging_snapshot_one_row")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_aging_snapshot")),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_aging_snapshot")),
     )
     amount = sa.Numeric(precision=19, scale=4)
     op.create_table(
         "aging_balances",
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("current_amount", amount, nullable=False),
@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("total", amount, nullable=False),
         sa.Column("invoices", sa.Integer(), nullable=False),
         sa.Column("overdue_invoices", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("customer_id", "currency", name=op.f("pk_aging_balances")),
+        sa.PrimaryKeyConstraint("day", "customer_id", "currency", name=op.f("pk_aging_balances")),
     )
 
 
