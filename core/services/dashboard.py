@@ -47,8 +47,8 @@ def book_summary(session: Session, actor: Actor, *, as_of: date) -> BookSummary:
     audit.require(actor, Permission.VIEW_ACCOUNTS, "dashboard.view", "book")
     mine = actor.assigned_only
     params = {"as_of": as_of, "collector_id": mine, "definition": aging_snapshot.definition()}
-    # The aging report's totals per currency, with no group rows: read from today's aging snapshot
-    # when there is one (core/services/aging_snapshot.py), else computed from the invoices.
+    # The aging report's totals per currency, with no group rows: read from the aging snapshot
+    # when it holds the day (core/services/aging_snapshot.py), else computed from the invoices.
     from core.services.reports import ReportFilter, aging_overview  # reports build on this module's neighbours
 
     day = ReportFilter(as_of=as_of, start=as_of, end=as_of)

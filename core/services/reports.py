@@ -98,7 +98,8 @@ def _aging(session: Session, actor: Actor, chosen: ReportFilter, group_by: str, 
     if group_by not in GROUPS:
         raise ValidationError(f"Group aging by one of {', '.join(GROUPS)}, not {group_by!r}.")
     f = _scoped(session, actor, "aging", chosen)
-    # Today's snapshot when there is one (core/services/aging_snapshot.py), else the invoices.
+    # The snapshot when it holds the day (today or the last month end: see
+    # core/services/aging_snapshot.py), else the invoices.
     params = f.params() | {
         "group_by": group_by,
         "shown": shown,

@@ -136,7 +136,8 @@ def test_a_rebuild_replaces_every_row_and_moves_the_day(session):
     assert aging_snapshot.rebuild(session, DAY + timedelta(days=15), unless_current=True)
     assert not aging_snapshot.rebuild(session, DAY + timedelta(days=15), unless_current=True)
 
-    assert aging_snapshot.snapshot_day(session) == DAY + timedelta(days=15)
+    assert aging_snapshot.snapshot_days(session) == [DAY + timedelta(days=15), DAY]  # DAY: its last month end
+    assert set(session.scalars(select(AgingBalance.day).distinct())) == {DAY + timedelta(days=15), DAY}
     [row] = aging_rows(session, collector_id, DAY + timedelta(days=15))
     assert (row["1-30"], row["31-60"]) == (Decimal(0), Decimal("700.00"))
     assert row == from_the_invoices(session, collector_id, DAY + timedelta(days=15))[0]
