@@ -89,7 +89,10 @@ per_customer AS (  -- aggregated per customer first: what follows sees 100k rows
     WHERE open > 0  -- not settled by payments, but a credit note may have taken off the rest
     GROUP BY customer_id, currency
 ),
-chosen AS (
+-- Not materialized: by customer, the rows flow straight into grouped (about 12% faster on 100k
+-- customers). The other groupings read chosen_kept, a materialized copy: inlined there, the
+-- planner joins customers by 100k index lookups instead of one hash (a third slower).
+chosen AS NOT MATERIALIZED (
     SELECT * FROM per_customer pc
     -- Customers are read here only when a filter needs them: without one, planning drops the EXISTS.
     WHERE (CAST(:country AS text) IS NULL AND CAST(:segment AS text) IS NULL
@@ -102,6 +105,7 @@ chosen AS (
              AND (CAST(:collector_id AS integer) IS NULL
                   OR coalesce(c.collector_id, 0) = CAST(:collector_id AS integer)))
 ),
+chosen_kept AS MATERIALIZED (SELECT * FROM chosen),  -- computed only if read: not by customer
 grouped AS MATERIALIZED (
     -- By customer the rows are already one per group (named below, for the rows shown only); any
     -- other grouping adds them up. Only one branch runs: :group_by is a bound value the planner sees.
@@ -123,7 +127,7 @@ grouped AS MATERIALIZED (
            pc.currency,
            sum(pc.b0), sum(pc.b1), sum(pc.b2), sum(pc.b3), sum(pc.b4), sum(pc.b5), sum(pc.total),
            sum(pc.invoices), sum(pc.overdue_invoices), count(*)
-    FROM chosen pc
+    FROM chosen_kept pc
     JOIN customers c ON c.id = pc.customer_id
     LEFT JOIN users u ON u.id = c.collector_id
     WHERE CAST(:group_by AS text) <> 'customer'
