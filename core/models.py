@@ -657,8 +657,9 @@ class AgingBalance(Base):
     __tablename__ = "aging_balances"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    # No foreign key: see migration 0012 (a deadlock with payments); the daily rebuild drops the
-    # rows of a customer deleted by hand.
+    # No foreign key: see migration 0012 (a deadlock with payments). Building a day drops the rows
+    # of a customer deleted by hand: today's daily, the month end's when it is next built (within
+    # a month), both at once with `python -m core build-aging`.
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     current_amount: Mapped[Decimal] = mapped_column(AMOUNT)

@@ -32,11 +32,18 @@ def _run(session: Session, name: str, ids: list[int] | None) -> list[Any]:
 
 
 def refresh_accounts(
-    session: Session, customer_ids: Iterable[int] | None, *, actor: Actor | None = None, as_of: date | None = None
+    session: Session,
+    customer_ids: Iterable[int] | None,
+    *,
+    actor: Actor | None = None,
+    as_of: date | None = None,
+    owed: bool = True,
 ) -> None:
     """Recompute the summaries of these customers (None: the whole book). Promises that payments
     now cover become kept first, each with an entry on its account's timeline; payment plans
-    take in the payments and change status (as of today unless told otherwise)."""
+    take in the payments and change status (as of today unless told otherwise). owed=False: what
+    the customers owe has not changed (the calendar moved their promises and plans on), so their
+    aging is left as it is; on every plan customer, refreshing it would drop the month end daily."""
     ids = None if customer_ids is None else sorted(set(customer_ids))
     if ids == []:
         return
@@ -59,7 +66,8 @@ def refresh_accounts(
     _run(session, "clear_account_balances", ids)
     _run(session, "refresh_account_balances", ids)
     _run(session, "refresh_account_summaries", ids)
-    aging_snapshot.refresh(session, ids)
+    if owed:
+        aging_snapshot.refresh(session, ids)
     store_missed(session, ids, missed)
     session.expire_all()  # the ORM's copies of promises and summaries may be stale now
 
@@ -76,6 +84,7 @@ def settle_promises(session: Session, *, as_of: date) -> int:
     refresh_accounts(
         session,
         session.scalars(select(Promise.customer_id).where(Promise.status == "pending", Promise.due_on < as_of)),
+        owed=False,
     )
     due = list(session.scalars(select(Promise).where(Promise.status == "pending", Promise.due_on < as_of)))
     system = Actor.system_process("promises")
@@ -94,7 +103,7 @@ def settle_promises(session: Session, *, as_of: date) -> int:
                 details={"promise_id": promise.id, "status": "broken"},
             ),
         )
-    refresh_accounts(session, {promise.customer_id for promise in due})
+    refresh_accounts(session, {promise.customer_id for promise in due}, owed=False)
     return len(due)
 
 
@@ -105,7 +114,7 @@ def settle_plans(session: Session, *, as_of: date) -> dict[str, int]:
     counted = select(PaymentPlan.id, PaymentPlan.status).where(PaymentPlan.status.in_(COUNTED))
     before = dict(session.execute(counted).all())
     with_plans = select(PaymentPlan.customer_id).where(PaymentPlan.status.in_(COUNTED)).distinct()
-    refresh_accounts(session, list(session.scalars(with_plans)), as_of=as_of)
+    refresh_accounts(session, list(session.scalars(with_plans)), as_of=as_of, owed=False)
     changed: dict[str, int] = {}
     for plan_id, status in session.execute(counted.where(PaymentPlan.id == among(before))).all():
         if before[plan_id] != status:

@@ -21,7 +21,7 @@ from core import db
 from core.models import AgingBalance, AgingSnapshot, Customer
 from core.money import Money
 from core.roles import Actor, Role
-from core.services import adjustments, aging_snapshot, dashboard, ledger, payments, reports
+from core.services import adjustments, aging_snapshot, dashboard, ledger, payments, promises, reports, summaries
 from core.services.reports import ReportFilter
 from tests.factories import SYSTEM, make_customer, make_user
 from tests.integration.test_cli import cli
@@ -386,3 +386,35 @@ def test_a_change_to_many_customers_drops_the_month_end_until_the_next_rebuild(s
     assert aging_rows(session, collector_id, DAY)[0]["31-60"] == Decimal(0)  # not the dropped row
     assert aging_snapshot.rebuild(session, LATER, unless_current=True) == [DAY]
     assert aging_rows(session, collector_id, DAY) == from_the_invoices(session, collector_id, DAY)
+
+
+def test_home_counts_only_the_customers_owing_on_the_day_asked_about(session):
+    collector_id, [paid_since, new_since, both] = own_book(session)
+    settled = invoice(session, paid_since, "100.00", DAY - timedelta(days=20))
+    pay(session, paid_since, [settled], "100.00", DAY + timedelta(days=3))  # owed on the month end only
+    invoice(session, new_since, "200.00", DAY + timedelta(days=35))  # issued 5 days after the month end
+    invoice(session, both, "300.00", DAY - timedelta(days=40))
+    aging_snapshot.rebuild(session, LATER)
+    me = Actor(username="me", role=Role.COLLECTOR, user_id=collector_id)
+
+    for day, owing, overdue in ((DAY, 2, 2), (LATER, 2, 1)):
+        summary = dashboard.book_summary(session, me, as_of=day)
+        assert (summary.customers_with_balance, summary.customers_overdue) == (owing, overdue), day
+        assert summary == without_snapshot(session, lambda d=day: dashboard.book_summary(session, me, as_of=d))
+
+
+def test_the_calendar_moving_promises_on_leaves_aging_alone(session, monkeypatch):
+    collector_id, [customer_id, *_] = own_book(session)
+    owed = invoice(session, customer_id, "500.00", DAY - timedelta(days=30))
+    promises.make_promise(
+        session, SYSTEM, customer_id, amount=Money("100.00", "PHP"), due_on=LATER - timedelta(days=2), today=DAY
+    )
+    aging_snapshot.rebuild(session, LATER)
+    monkeypatch.setattr(aging_snapshot, "PAST_REFRESH_LIMIT", 0)  # any refresh of aging drops the month end
+
+    assert summaries.settle_promises(session, as_of=LATER) == 1  # broken: nobody owes more or less
+    summaries.settle_plans(session, as_of=LATER)
+    assert aging_snapshot.snapshot_days(session) == [LATER, DAY]
+
+    pay(session, customer_id, [owed], "50.00", LATER)  # what is owed changes: aging is refreshed
+    assert aging_snapshot.snapshot_days(session) == [LATER]

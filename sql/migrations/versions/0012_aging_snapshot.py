@@ -2,7 +2,7 @@
 month end), rebuilt daily and kept current by the services, so the Reports page reads them
 without summing a book.
 No foreign key to customers: checking one would lock the customer row while the rebuild holds
-its table lock, the reverse of a payment's order (a deadlock); the rebuild drops stale rows.
+its table lock, the reverse of a payment's order (a deadlock); building a day drops its stale rows.
 
 Revision ID: 0012
 Revises: 0011
