@@ -36,7 +36,14 @@ period = cols[0].date_input(
     "Period", value=(first, today), min_value=EARLIEST, max_value=LATEST, key="reports_period", format="YYYY-MM-DD"
 )
 as_of = cols[1].date_input(
-    "Aging as of", value=today, min_value=EARLIEST, max_value=LATEST, key="reports_as_of", format="YYYY-MM-DD"
+    "Aging as of",
+    value=today,
+    min_value=EARLIEST,
+    max_value=LATEST,
+    key="reports_as_of",
+    format="YYYY-MM-DD",
+    help="Today and the last month end are precomputed by the day's reminder batch and open fastest; "
+    "any other day is added up from the invoices. The figures are the same either way.",
 )
 currency = cols[2].selectbox(
     "Currency", [None, *known_currencies], format_func=lambda c: c or "Each", key="reports_currency"
