@@ -289,6 +289,14 @@ def _import(step: ImportStep | None) -> dict[str, Any] | None:
     }
 
 
+def _median_ms(timings: Timings | None) -> float | None:
+    return None if timings is None else round(timings.median_ms, 1)
+
+
+def _ratio(ratio: float | None) -> float | None:
+    return None if ratio is None else round(ratio, 2)
+
+
 def _dashboard(timings: Timings | None) -> dict[str, Any] | None:
     if timings is None:
         return None
@@ -374,22 +382,12 @@ def as_json(figures: Figures, *, finished: datetime) -> dict[str, Any]:
             "median_ms": {name: round(t.median_ms, 1) for name, t in figures.reports.timings.items()},
             "worst_ms": {name: round(t.worst_ms, 1) for name, t in figures.reports.timings.items()},
             "rows": figures.reports.rows,
-            "hand_written_aging_ms": round(figures.reports.hand_written_aging.median_ms, 1)
-            if figures.reports.hand_written_aging
-            else None,
-            "aging_vs_hand": round(figures.reports.aging_vs_hand, 2) if figures.reports.aging_vs_hand else None,
-            "hand_written_aging_month_end_ms": round(figures.reports.hand_written_aging_month_end.median_ms, 1)
-            if figures.reports.hand_written_aging_month_end
-            else None,
-            "month_end_aging_vs_hand": round(figures.reports.month_end_aging_vs_hand, 2)
-            if figures.reports.month_end_aging_vs_hand
-            else None,
-            "hand_written_aging_past_day_ms": round(figures.reports.hand_written_aging_past_day.median_ms, 1)
-            if figures.reports.hand_written_aging_past_day
-            else None,
-            "past_day_aging_vs_hand": round(figures.reports.past_day_aging_vs_hand, 2)
-            if figures.reports.past_day_aging_vs_hand
-            else None,
+            "hand_written_aging_ms": _median_ms(figures.reports.hand_written_aging),
+            "aging_vs_hand": _ratio(figures.reports.aging_vs_hand),
+            "hand_written_aging_month_end_ms": _median_ms(figures.reports.hand_written_aging_month_end),
+            "month_end_aging_vs_hand": _ratio(figures.reports.month_end_aging_vs_hand),
+            "hand_written_aging_past_day_ms": _median_ms(figures.reports.hand_written_aging_past_day),
+            "past_day_aging_vs_hand": _ratio(figures.reports.past_day_aging_vs_hand),
             "server_peak_mb": round(figures.reports.server_peak_mb, 1) if figures.reports.server_peak_mb else None,
             "server_error": figures.reports.server_error,
         },

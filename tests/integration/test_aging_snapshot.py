@@ -86,14 +86,20 @@ def from_the_invoices(session: Session, collector_id: int, day: date = DAY) -> l
     return without_snapshot(session, lambda: aging_rows(session, collector_id, day))
 
 
+def tamper(session: Session, customer_id: int, day: date) -> None:
+    """Only a report that reads this day's snapshot can see 1.00 in 31-60."""
+    session.execute(
+        update(AgingBalance)
+        .where(AgingBalance.customer_id == customer_id, AgingBalance.day == day)
+        .values(due_31_60=Decimal("1.00"))
+    )
+
+
 def test_the_report_reads_the_snapshot_for_its_day_and_the_invoices_for_any_other(session):
     collector_id, [customer_id, *_] = own_book(session)
     invoice(session, customer_id, "500.00", DAY - timedelta(days=45))
     aging_snapshot.rebuild(session, DAY)
-    # Only a report that reads the snapshot can see this.
-    session.execute(
-        update(AgingBalance).where(AgingBalance.customer_id == customer_id).values(due_31_60=Decimal("1.00"))
-    )
+    tamper(session, customer_id, DAY)
 
     [today] = aging_rows(session, collector_id, DAY)
     [other_day] = aging_rows(session, collector_id, DAY + timedelta(days=1))
@@ -313,9 +319,7 @@ def test_a_snapshot_written_by_another_version_of_the_query_is_not_read(session)
     collector_id, [customer_id, *_] = own_book(session)
     invoice(session, customer_id, "500.00", DAY - timedelta(days=45))
     aging_snapshot.rebuild(session, DAY)
-    session.execute(
-        update(AgingBalance).where(AgingBalance.customer_id == customer_id).values(due_31_60=Decimal("1.00"))
-    )
+    tamper(session, customer_id, DAY)
     assert aging_rows(session, collector_id)[0]["31-60"] == Decimal("1.00")
 
     session.execute(update(AgingSnapshot).values(definition="0" * 32))
@@ -325,15 +329,6 @@ def test_a_snapshot_written_by_another_version_of_the_query_is_not_read(session)
 
 
 LATER = date(2026, 7, 10)  # DAY is its last month end
-
-
-def tamper(session: Session, customer_id: int, day: date) -> None:
-    """Only a report that reads this day's snapshot can see 1.00 in 31-60."""
-    session.execute(
-        update(AgingBalance)
-        .where(AgingBalance.customer_id == customer_id, AgingBalance.day == day)
-        .values(due_31_60=Decimal("1.00"))
-    )
 
 
 def test_the_snapshot_holds_the_last_month_end_too(session):
