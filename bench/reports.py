@@ -10,7 +10,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -81,7 +81,7 @@ def time_reports(*, as_of: date, runs: int) -> ReportFigures:
     chosen = ReportFilter(as_of=as_of, start=start, end=as_of)
     # Aging as of the last month end reads the snapshot too; as of mid-month before it, no snapshot
     # holds the day, so it is computed from the invoices.
-    month_end = as_of.replace(day=1) - timedelta(days=1)
+    _, month_end = aging_snapshot.days_kept(as_of)
     mid_month = month_end.replace(day=15)
     past, mid = replace(chosen, as_of=month_end), replace(chosen, as_of=mid_month)
     figures = ReportFigures()

@@ -170,8 +170,8 @@ def remind(
 
 
 def _rebuild_aging(day: date, progress: Callable[[str], None]) -> None:
-    """The first run of a day rebuilds the aging snapshot for it and the last month end (about 1 s
-    each on the bench's million invoices); a later run builds the month end again if an import
+    """The first run of a day rebuilds the aging snapshot for it and the last month end (1.6 s for
+    both on the bench's million invoices); a later run builds the month end again if an import
     dropped it. If it cannot (a long transaction holds the table past its lock wait), the reminders
     still go out and the next run tries again; reports compute from the invoices meanwhile."""
     from core.services import aging_snapshot

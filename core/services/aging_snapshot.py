@@ -96,11 +96,6 @@ def snapshot_days(session: Session) -> list[date]:
     return list(session.scalars(found.order_by(AgingSnapshot.day.desc())))
 
 
-def snapshot_day(session: Session) -> date | None:
-    """Today's snapshot: the newest day aging_balances holds (None: never built)."""
-    return next(iter(snapshot_days(session)), None)
-
-
 def refresh(session: Session, customer_ids: Sequence[int] | None) -> None:
     """Recompute these customers' rows (None: every customer) for each day of the snapshot, in the
     caller's transaction. A past day (the month end) is recomputed for up to PAST_REFRESH_LIMIT

@@ -1,7 +1,7 @@
 """The precomputed facts of the work queue (account_balances, account_summaries) and of aging as
-of today and the last month end (aging_balances): every service that changes what an account owes, its promises or its
-contacts calls refresh_accounts() in the same transaction, so the queue and the reports read a
-book of a million invoices without summing them per request."""
+of today and the last month end (aging_balances): every service that changes what an account
+owes, its promises or its contacts calls refresh_accounts() in the same transaction, so the queue
+and the reports read a book of a million invoices without summing them per request."""
 
 from __future__ import annotations
 

@@ -224,7 +224,7 @@ def test_build_aging_and_the_reminder_batch_build_the_day_once(committed_snapsho
     assert built.stdout.startswith("Aging as of 2026-06-30 built:")
     assert "Aging as of 2026-05-31 built:" in built.stdout
     with db.transaction() as session:
-        assert aging_snapshot.snapshot_day(session) == DAY
+        assert aging_snapshot.snapshot_days(session) == [DAY, date(2026, 5, 31)]
 
     utc = {"TZ": "UTC"}  # the batch's day is the server's
     first = cli("remind", "--now", "2026-07-01T01:00:00+00:00", env=utc)
@@ -324,7 +324,7 @@ def test_a_snapshot_written_by_another_version_of_the_query_is_not_read(session)
 
     session.execute(update(AgingSnapshot).values(definition="0" * 32))
 
-    assert aging_snapshot.snapshot_day(session) is None
+    assert aging_snapshot.snapshot_days(session) == []
     assert aging_rows(session, collector_id)[0]["31-60"] == Decimal("500.00")
 
 

@@ -289,7 +289,7 @@ def assert_ledger_holds(session: Session, customer_id: int) -> None:
             )
         ).all()
     )
-    for currency in CURRENCIES if aging_snapshot.snapshot_day(session) == TODAY else ():
+    for currency in CURRENCIES if TODAY in aging_snapshot.snapshot_days(session) else ():
         open_total = sum(
             (book.open_balance(i) for i, (a, status) in book.invoices.items() if a.currency == currency),
             Money.zero(currency),
